@@ -1,0 +1,26 @@
+# Two commands: `make demo` and `make test` each set up .venv and run.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEMO_RUN ?= runs/demo
+
+.PHONY: demo test bench clean
+
+$(VENV)/.installed: setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(PY) -m tfcolor.train --dataset demo --checkpoints-path $(DEMO_RUN) --epochs 3
+	$(PY) -m tfcolor.colorize --checkpoints-path $(DEMO_RUN) --test-input $(DEMO_RUN)/heldback --test-output $(DEMO_RUN)/colorized
+
+test: $(VENV)/.installed
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/train_throughput.py
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info

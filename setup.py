@@ -1,0 +1,30 @@
+"""Packaging for tfcolor: GAN colorization of grayscale photos in TensorFlow 2 / Keras 3."""
+from setuptools import find_packages, setup
+
+setup(
+    name="tfcolor",
+    version="0.1.0",
+    description="Image colorization with a conditional GAN (Nazeri et al. 2018) in TensorFlow 2 / Keras 3",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["tfcolor", "tfcolor.*"]),
+    install_requires=[
+        "tensorflow>=2.21.0",
+        "keras>=3.15.0",
+        "tensorboard>=2.21.0",
+        "keras-tuner>=1.4.8",
+        "numpy>=2.0",
+        "scikit-image>=0.26.0",
+    ],
+    extras_require={
+        "test": ["pytest>=9.0", "pytest-timeout>=2.4"],
+        "dev": ["pytest>=9.0", "pytest-timeout>=2.4", "ruff>=0.8"],
+    },
+    entry_points={
+        "console_scripts": [
+            "tfcolor-train=tfcolor.train:main",
+            "tfcolor-colorize=tfcolor.colorize:main",
+        ]
+    },
+)

@@ -1,0 +1,146 @@
+"""Training callbacks: checkpoints with a NaN guard, early stop, and TensorBoard summaries.
+
+Batch-level summaries use the model's own `trained_batches` counter as their step, so a resumed
+run continues its curves where the interrupted one stopped.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tensorboard.plugins.hparams import api as hparams_api
+
+from tfcolor import color, gan
+from tfcolor.data import PipelineStats
+
+
+def trained_batches(model: keras.Model) -> int:
+    return int(model.trained_batches.numpy())
+
+
+def _weights_finite(model: keras.Model) -> bool:
+    return all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in model.trainable_variables)
+
+
+class CheckpointSaver(keras.callbacks.Callback):
+    """Saves every `interval` batches and when training ends; stops training on a non-finite loss.
+
+    A checkpoint is only written while every logged value and every weight is finite, so the newest
+    checkpoint is always a good one. `nan_step` tells the caller where training broke down.
+    """
+
+    def __init__(self, manager: tf.train.CheckpointManager, interval: int, enabled: bool = True):
+        super().__init__()
+        self.manager = manager
+        self.interval = interval
+        self.enabled = enabled
+        self.nan_step: int | None = None
+
+    def save(self) -> str | None:
+        if not self.enabled or self.nan_step is not None or not _weights_finite(self.model):
+            return None
+        step = trained_batches(self.model)
+        if self.manager.latest_checkpoint and self.manager.latest_checkpoint.endswith(f"-{step}"):
+            return self.manager.latest_checkpoint
+        return self.manager.save(checkpoint_number=step)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if any(not math.isfinite(float(value)) for value in (logs or {}).values()):
+            self.nan_step = trained_batches(self.model)
+            self.model.stop_training = True
+            return
+        if self.interval and trained_batches(self.model) % self.interval == 0:
+            self.save()
+
+    def on_train_end(self, logs=None):
+        self.save()
+
+
+class StopAtStep(keras.callbacks.Callback):
+    """Ends training once the model has trained `max_steps` batches in total (across resumes)."""
+
+    def __init__(self, max_steps: int):
+        super().__init__()
+        self.max_steps = max_steps
+
+    def on_train_batch_end(self, batch, logs=None):
+        if trained_batches(self.model) >= self.max_steps:
+            self.model.stop_training = True
+
+
+def sample_grid(l_scaled: tf.Tensor, color_true: tf.Tensor, color_pred: tf.Tensor, color_space: str) -> np.ndarray:
+    """One row per image, columns grayscale | original | colorized: uint8 `(n * H, 3 * W, 3)`."""
+    original = color.to_rgb(l_scaled, color_true, color_space)
+    colorized = color.to_rgb(l_scaled, color_pred, color_space)
+    if color_space == "lab":
+        gray = color.to_rgb(l_scaled, tf.zeros_like(color_true), "lab")
+    else:
+        gray = tf.image.grayscale_to_rgb(tf.clip_by_value((l_scaled + 1.0) / 2.0, 0.0, 1.0))
+    rows = tf.concat([gray, original, colorized], axis=2)
+    grid = tf.reshape(rows, [-1, tf.shape(rows)[2], 3])
+    return tf.image.convert_image_dtype(grid, tf.uint8, saturate=True).numpy()
+
+
+class TensorBoardLogger(keras.callbacks.Callback):
+    """Batch scalars and learning rates, sample grids (TensorBoard and PNG), hparams, skipped-image counts.
+
+    Args:
+        writer: summary writer of the run's `logs/train` folder.
+        samples: fixed `(l_scaled, color_scaled)` batch whose colorization is shown over time.
+        report: where to print the per-epoch line about skipped images (the CLI passes `print`).
+    """
+
+    def __init__(self, writer, log_interval: int, samples: tuple[tf.Tensor, tf.Tensor] | None,
+                 sample_interval: int, samples_dir: Path, color_space: str, stats: PipelineStats,
+                 hparams: dict, report: Callable[[str], None]):
+        super().__init__()
+        self.writer = writer
+        self.log_interval = log_interval
+        self.samples = samples
+        self.sample_interval = sample_interval
+        self.samples_dir = samples_dir
+        self.color_space = color_space
+        self.stats = stats
+        self.hparams = hparams
+        self.report = report
+
+    def on_train_begin(self, logs=None):
+        with self.writer.as_default():
+            hparams_api.hparams(self.hparams, trial_id=self.hparams.get("name"))
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = trained_batches(self.model)
+        if self.log_interval and step % self.log_interval == 0:
+            with self.writer.as_default(step=step):
+                for name, value in {**(logs or {}), **gan.learning_rates(self.model)}.items():
+                    tf.summary.scalar(f"batch/{name}", float(value))
+        if self.samples is not None and self.sample_interval and step % self.sample_interval == 0:
+            self.write_samples(step)
+
+    def on_epoch_end(self, epoch, logs=None):
+        counts = self.stats.as_dict()
+        with self.writer.as_default(step=epoch):
+            for name, value in counts.items():
+                tf.summary.scalar(f"data/{name}", value)
+        if counts["corrupt"] or counts["grayscale"]:
+            self.report(
+                f"Epoch {epoch + 1}: skipped {counts['corrupt']} corrupt/unreadable and "
+                f"{counts['grayscale']} grayscale images of {counts['files']} read so far."
+            )
+
+    def on_train_end(self, logs=None):
+        if self.samples is not None:
+            self.write_samples(trained_batches(self.model))
+        self.writer.flush()
+
+    def write_samples(self, step: int) -> None:
+        l_scaled, color_true = self.samples
+        grid = sample_grid(l_scaled, color_true, self.model.generator(l_scaled, training=False), self.color_space)
+        self.samples_dir.mkdir(parents=True, exist_ok=True)
+        (self.samples_dir / f"step_{step:07d}.png").write_bytes(tf.io.encode_png(grid).numpy())
+        with self.writer.as_default(step=step):
+            tf.summary.image("samples/gray_original_colorized", grid[np.newaxis], step=step)

@@ -1,0 +1,244 @@
+"""`tf.data` pipelines that turn a photo dataset into `(l_scaled, color_scaled)` batches.
+
+Sources (file formats and layouts):
+- `cifar10`: the official python batches (see `tfcolor.cifar`).
+- `places365`: `data_256/**.jpg` (train) and `val_256/*.jpg` (validation), or the seed's cached
+  file lists `train.flist` / `test.flist` (one path a line) when present.
+- `folder`: any folder of photos, recursive (jpg, png, bmp, gif first frame, webp); a
+  `train/` + `val/` pair of sub-folders is used as the split when present, else 5% is held out.
+- `demo`: the embedded photos of `tfcolor.demo_data`.
+
+Grayscale images (all three channels equal) are skipped, as the seed does; corrupt or unreadable
+files are skipped too. Both are counted in `PipelineStats`, which training reports every epoch.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from tfcolor import cifar, color, demo_data
+from tfcolor.config import DATASETS, DataConfig
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+FOLDER_VALIDATION_FRACTION = 0.05
+# Channels that differ by no more than this (JPEG noise on a gray scan) still count as grayscale.
+GRAYSCALE_TOLERANCE = 1.5 / 255.0
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+class DatasetError(ValueError):
+    """The dataset flags point at something that is not a usable dataset."""
+
+
+class PipelineStats:
+    """Counters the pipelines update as they run: files read, corrupt files and grayscale images skipped."""
+
+    def __init__(self):
+        self.files = tf.Variable(0, dtype=tf.int64, trainable=False, name="files")
+        self.decoded = tf.Variable(0, dtype=tf.int64, trainable=False, name="decoded")
+        self.grayscale = tf.Variable(0, dtype=tf.int64, trainable=False, name="grayscale")
+
+    def as_dict(self) -> dict[str, int]:
+        files, decoded = int(self.files.numpy()), int(self.decoded.numpy())
+        return {"files": files, "corrupt": files - decoded, "grayscale": int(self.grayscale.numpy())}
+
+
+@dataclasses.dataclass
+class Pipelines:
+    """Training stream (repeats forever), validation set (one pass) and their shared counters."""
+
+    train: tf.data.Dataset
+    validation: tf.data.Dataset | None
+    stats: PipelineStats
+    train_examples: int
+    steps_per_epoch: int
+
+
+def decode_rgb(contents: tf.Tensor) -> tf.Tensor:
+    """Encoded image bytes -> float RGB `(H, W, 3)` in [0, 1].
+
+    Handles 8- and 16-bit, gray, gray+alpha, RGB, RGBA and palette images (alpha composited over
+    white, as viewers show it) and the first frame of a GIF. Raises on undecodable bytes.
+    """
+    image = tf.io.decode_image(contents, channels=0, dtype=tf.float32, expand_animations=False)
+    channels = tf.shape(image)[-1]
+    rgb = tf.cond(channels >= 3, lambda: image[..., :3], lambda: tf.tile(image[..., :1], [1, 1, 3]))
+    alpha = tf.cond(channels % 2 == 0, lambda: image[..., -1:], lambda: tf.ones_like(image[..., :1]))
+    rgb = rgb * alpha + (1.0 - alpha)
+    rgb.set_shape([None, None, 3])
+    return rgb
+
+
+def is_grayscale(rgb: tf.Tensor) -> tf.Tensor:
+    """True when the three channels of `(H, W, 3)` agree everywhere (up to JPEG rounding)."""
+    rgb = color.to_float_rgb(rgb)
+    spread = tf.reduce_max(rgb, axis=-1) - tf.reduce_min(rgb, axis=-1)
+    return tf.reduce_max(spread) <= GRAYSCALE_TOLERANCE
+
+
+def resize_shorter_side(rgb: tf.Tensor, size: int) -> tf.Tensor:
+    """Scale `(H, W, 3)` so its shorter side is `size` (no-op when it already is)."""
+    shape = tf.cast(tf.shape(rgb)[:2], tf.float32)
+    scale = size / tf.reduce_min(shape)
+    new_shape = tf.cast(tf.maximum(tf.round(shape * scale), size), tf.int32)
+    return tf.cond(
+        tf.reduce_all(new_shape == tf.shape(rgb)[:2]),
+        lambda: rgb,
+        lambda: tf.image.resize(rgb, new_shape, antialias=True),
+    )
+
+
+def find_images(root: str | Path) -> list[str]:
+    """Image files under `root`, recursive, sorted (case-insensitive extensions)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root} is not a folder of images.")
+    return sorted(str(p) for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+
+
+def _read_file_list(path: Path, root: Path) -> list[str]:
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [line if Path(line).is_absolute() else str(root / line) for line in lines]
+
+
+def places365_files(root: str | Path, train: bool) -> list[str]:
+    """Places365 file list: `train.flist`/`test.flist` when present, else `data_256/**` / `val_256/*`."""
+    root = Path(root)
+    file_list = root / ("train.flist" if train else "test.flist")
+    if file_list.is_file():
+        return _read_file_list(file_list, root)
+    folder = root / ("data_256" if train else "val_256")
+    if not folder.is_dir():
+        raise DatasetError(f"Places365 folder {folder} not found (expected data_256/ and val_256/ under {root}).")
+    return find_images(folder)
+
+
+def folder_files(root: str | Path) -> tuple[list[str], list[str]]:
+    """(train, validation) files of a photo folder: its `train/` and `val/` when present, else a 5% hold-out."""
+    root = Path(root)
+    if (root / "train").is_dir() and (root / "val").is_dir():
+        return find_images(root / "train"), find_images(root / "val")
+    files = find_images(root)
+    held_out = max(1, int(len(files) * FOLDER_VALIDATION_FRACTION)) if len(files) > 1 else 0
+    # Every k-th file is held out, so the split is stable and spread over the whole folder.
+    step = max(1, len(files) // held_out) if held_out else len(files) + 1
+    validation = files[::step][:held_out]
+    validation_set = set(validation)
+    return [f for f in files if f not in validation_set], validation
+
+
+def _decoded_files(paths: list[str], stats: PipelineStats, seed: int | None) -> tf.data.Dataset:
+    dataset = tf.data.Dataset.from_tensor_slices(tf.constant(paths, tf.string))
+    if seed is not None:
+        dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+
+    def read(path):
+        stats.files.assign_add(1)
+        return decode_rgb(tf.io.read_file(path))
+
+    def counted(rgb):
+        stats.decoded.assign_add(1)
+        return rgb
+
+    return dataset.map(read, num_parallel_calls=AUTOTUNE).ignore_errors().map(counted)
+
+
+def _array_images(images: np.ndarray, stats: PipelineStats, seed: int | None) -> tf.data.Dataset:
+    dataset = tf.data.Dataset.from_tensor_slices(images)
+    if seed is not None:
+        dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+
+    def counted(rgb_uint8):
+        stats.files.assign_add(1)
+        stats.decoded.assign_add(1)
+        return color.to_float_rgb(rgb_uint8)
+
+    return dataset.map(counted, num_parallel_calls=AUTOTUNE)
+
+
+def _skip_grayscale(dataset: tf.data.Dataset, stats: PipelineStats) -> tf.data.Dataset:
+    def keep(rgb):
+        gray = is_grayscale(rgb)
+        stats.grayscale.assign_add(tf.cast(gray, tf.int64))
+        return tf.logical_not(gray)
+
+    return dataset.filter(keep)
+
+
+def _to_model_batches(
+    dataset: tf.data.Dataset, config: DataConfig, batch_size: int, seed: int | None, training: bool
+) -> tf.data.Dataset:
+    size = config.image_size
+    dataset = dataset.map(lambda rgb: resize_shorter_side(rgb, size), num_parallel_calls=AUTOTUNE)
+    if config.cache:
+        dataset = dataset.cache()
+    if training:
+        # One stateless seed pair per image: crops and flips are reproducible from --seed.
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        dataset = tf.data.Dataset.zip(dataset, seeds)
+
+        def augment(rgb, pair):
+            rgb = tf.image.stateless_random_crop(rgb, [size, size, 3], seed=pair)
+            if config.augment:
+                rgb = tf.image.stateless_random_flip_left_right(rgb, seed=pair[::-1])
+            return rgb
+
+        dataset = dataset.map(augment, num_parallel_calls=AUTOTUNE)
+    else:
+        dataset = dataset.map(
+            lambda rgb: tf.image.resize_with_crop_or_pad(rgb, size, size), num_parallel_calls=AUTOTUNE
+        )
+    dataset = dataset.map(lambda rgb: color.encode(rgb, config.color_space), num_parallel_calls=AUTOTUNE)
+    return dataset.batch(batch_size, drop_remainder=training).prefetch(AUTOTUNE)
+
+
+def _sources(config: DataConfig, seed: int) -> tuple[list[str] | np.ndarray, list[str] | np.ndarray]:
+    if config.dataset not in DATASETS:
+        raise DatasetError(f"Unknown dataset {config.dataset!r}; expected one of {DATASETS}.")
+    if config.dataset == "demo":
+        return demo_data.patches(config.image_size, config.demo_patches, seed)
+    if not config.dataset_path:
+        raise DatasetError(f"--dataset {config.dataset} needs --dataset-path.")
+    if not Path(config.dataset_path).exists():
+        raise DatasetError(f"--dataset-path {config.dataset_path} does not exist.")
+    if config.dataset == "cifar10":
+        try:
+            return cifar.load_split(config.dataset_path, True), cifar.load_split(config.dataset_path, False)
+        except FileNotFoundError as error:
+            raise DatasetError(str(error)) from None
+    if config.dataset == "places365":
+        return places365_files(config.dataset_path, True), places365_files(config.dataset_path, False)
+    return folder_files(config.dataset_path)
+
+
+def make_pipelines(config: DataConfig, batch_size: int, seed: int, validate: bool = True) -> Pipelines:
+    """The training stream and validation set a data config describes.
+
+    The training stream repeats forever (an epoch is `steps_per_epoch` batches); the validation
+    set is one pass in a fixed order, or None when `validate` is off or the dataset has none.
+
+    Raises:
+        DatasetError: unknown dataset, missing path, or fewer training images than one batch.
+    """
+    color.check_color_space(config.color_space)
+    train_source, validation_source = _sources(config, seed)
+    if len(train_source) < batch_size:
+        raise DatasetError(
+            f"{config.dataset} at {config.dataset_path}: {len(train_source)} training images, "
+            f"fewer than one batch of {batch_size}."
+        )
+    stats = PipelineStats()
+
+    def images(source, shuffle_seed):
+        if isinstance(source, np.ndarray):
+            return _skip_grayscale(_array_images(source, stats, shuffle_seed), stats)
+        return _skip_grayscale(_decoded_files(source, stats, shuffle_seed), stats)
+
+    train = _to_model_batches(images(train_source, seed), config, batch_size, seed, training=True).repeat()
+    validation = None
+    if validate and len(validation_source):
+        validation = _to_model_batches(images(validation_source, None), config, batch_size, None, training=False)
+    return Pipelines(train, validation, stats, len(train_source), len(train_source) // batch_size)

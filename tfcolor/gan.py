@@ -1,0 +1,273 @@
+"""The colorization models: the paper's conditional GAN and its plain U-Net (L1 only) baseline.
+
+Both see `l_scaled` `(batch, H, W, 1)` and predict the colour channels in [-1, 1] (ab for Lab, RGB
+for the `rgb` colour space). Losses and the update order live here and nowhere else:
+
+    each batch:  one discriminator update  (sigmoid cross-entropy: real -> 1 or 0.9, fake -> 0)
+                 two generator updates     (-log D(x, G(x))  +  l1_weight * mean |G(x) - y|)
+"""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from tfcolor import color, networks
+from tfcolor.config import RunConfig, network_depth
+from tfcolor.metrics import ABErrorAUC, PixelAccuracy, PSNR
+
+SMOOTHED_REAL_LABEL = 0.9
+OUTPUT_SPACES = ("rgb", "lab")
+
+
+@keras.saving.register_keras_serializable(package="tfcolor")
+class FlooredExponentialDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """`lr * rate ** (batches / decay_steps)`, never below `floor` (the seed's decay).
+
+    `updates_per_batch` converts the optimizer's own step count into training batches, so the
+    generator (two updates a batch) and the discriminator (one) decay on the same clock.
+    """
+
+    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
+                 floor: float = 1e-6, updates_per_batch: int = 1):
+        self.initial_learning_rate = float(initial_learning_rate)
+        self.decay_steps = int(decay_steps)
+        self.decay_rate = float(decay_rate)
+        self.floor = float(floor)
+        self.updates_per_batch = int(updates_per_batch)
+
+    def __call__(self, step):
+        batches = tf.cast(step, tf.float32) / self.updates_per_batch
+        decayed = self.initial_learning_rate * tf.pow(self.decay_rate, batches / self.decay_steps)
+        return tf.maximum(decayed, self.floor)
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate, "floor": self.floor, "updates_per_batch": self.updates_per_batch,
+        }
+
+
+def make_optimizer(lr: float, beta1: float, decay: bool, decay_rate: float, decay_steps: int,
+                   updates_per_batch: int = 1) -> keras.optimizers.Adam:
+    """Adam as the seed configures it (beta1 = 0 by default) with the floored exponential decay."""
+    schedule = FlooredExponentialDecay(lr, decay_steps, decay_rate, updates_per_batch=updates_per_batch) if decay else lr
+    return keras.optimizers.Adam(learning_rate=schedule, beta_1=beta1)
+
+
+@keras.saving.register_keras_serializable(package="tfcolor")
+class Colorizer(keras.Model):
+    """What both models share: the generator, inference on any size, validation and quality metrics.
+
+    Args:
+        generator: `(batch, H, W, 1)` -> `(batch, H, W, 2 or 3)`, H and W multiples of `size_multiple`.
+        color_space: `lab` or `rgb`, the space the generator's outputs are in.
+        acc_thresh: threshold of the seed's pixel accuracy.
+        output_space: what `call`/`predict` return: `rgb` (float [0, 1]) or `lab` (L 0..100, ab).
+    """
+
+    def __init__(self, generator: keras.Model, color_space: str = "lab", acc_thresh: float = 2.0,
+                 size_multiple: int = 16, output_space: str = "rgb", **kwargs):
+        super().__init__(**kwargs)
+        color.check_color_space(color_space)
+        if output_space not in OUTPUT_SPACES:
+            raise ValueError(f"Unknown output space {output_space!r}; expected one of {OUTPUT_SPACES}.")
+        self.generator = generator
+        self.color_space = color_space
+        self.acc_thresh = float(acc_thresh)
+        self.size_multiple = int(size_multiple)
+        self.output_space = output_space
+        self.trained_batches = self.add_weight(shape=(), initializer="zeros", dtype="int64",
+                                               trainable=False, name="trained_batches")
+        self.accuracy_metric = PixelAccuracy(acc_thresh, name="accuracy")
+        self.psnr_metric = PSNR(name="psnr")
+        self.auc_metric = ABErrorAUC(name="auc")
+        self.l1_tracker = keras.metrics.Mean(name="l1")
+
+    @property
+    def quality_metrics(self) -> list[keras.metrics.Metric]:
+        return [self.l1_tracker, self.accuracy_metric, self.psnr_metric, self.auc_metric]
+
+    def predict_color(self, l_scaled: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """Generator output for any H, W: pads to `size_multiple`, predicts, crops back."""
+        height, width = tf.shape(l_scaled)[1], tf.shape(l_scaled)[2]
+        padded = networks.pad_to_multiple(l_scaled, self.size_multiple)
+        return networks.crop_to(self.generator(padded, training=training), height, width)
+
+    def call(self, l_scaled, training=False):
+        """`l_scaled` `(batch, H, W, 1)` -> colorized `(batch, H, W, 3)` in `output_space`."""
+        predicted = self.predict_color(l_scaled, training=training)
+        if self.output_space == "lab":
+            return color.to_lab(l_scaled, predicted, self.color_space)
+        return color.to_rgb(l_scaled, predicted, self.color_space)
+
+    def update_quality(self, l_scaled, color_true, color_pred) -> None:
+        self.l1_tracker.update_state(tf.reduce_mean(tf.abs(color_pred - color_true)))
+        lab_true = color.to_lab(l_scaled, color_true, self.color_space)
+        lab_pred = color.to_lab(l_scaled, color_pred, self.color_space)
+        for metric in (self.accuracy_metric, self.psnr_metric, self.auc_metric):
+            metric.update_state(lab_true, lab_pred)
+
+    def test_step(self, data):
+        l_scaled, color_true = data
+        self.update_quality(l_scaled, color_true, self.generator(l_scaled, training=False))
+        return {m.name: m.result() for m in self.quality_metrics}
+
+    def get_config(self):
+        return {
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "color_space": self.color_space, "acc_thresh": self.acc_thresh,
+            "size_multiple": self.size_multiple, "output_space": self.output_space,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("generator", "discriminator"):
+            if key in config:
+                config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="tfcolor")
+class UNetColorizer(Colorizer):
+    """The paper's baseline: the same U-Net trained with the L1 loss alone."""
+
+    def compile(self, optimizer: keras.optimizers.Optimizer, **kwargs):
+        super().compile(**kwargs)
+        self.g_optimizer = optimizer
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+    @property
+    def metrics(self):
+        return self.quality_metrics
+
+    def train_step(self, data):
+        l_scaled, color_true = data
+        with tf.GradientTape() as tape:
+            color_pred = self.generator(l_scaled, training=True)
+            loss = tf.reduce_mean(tf.abs(color_pred - color_true))
+        gradients = tape.gradient(loss, self.generator.trainable_variables)
+        self.g_optimizer.apply_gradients(zip(gradients, self.generator.trainable_variables))
+        self.trained_batches.assign_add(1)
+        self.update_quality(l_scaled, color_true, color_pred)
+        return {m.name: m.result() for m in self.metrics}
+
+
+@keras.saving.register_keras_serializable(package="tfcolor")
+class ColorizationGAN(Colorizer):
+    """The paper's conditional GAN (pix2pix-style) with the non-saturating loss plus `l1_weight` * L1.
+
+    Args:
+        discriminator: PatchGAN on `concat(l_scaled, colour)` -> logits `(batch, h, w, 1)`.
+        l1_weight: lambda of the L1 term (the seed's 100).
+        label_smoothing: one-sided, real label 0.9 instead of 1.
+        generator_updates: generator updates per discriminator update (the seed's 2).
+        Other arguments as for `Colorizer`.
+
+    Example:
+        >>> gan = ColorizationGAN(networks.build_generator(), networks.build_discriminator())
+        >>> gan.compile(g_optimizer=make_optimizer(3e-4, 0.0, False, 0.1, 1),
+        ...             d_optimizer=make_optimizer(3e-5, 0.0, False, 0.1, 1))
+        >>> gan.fit(dataset_of_l_scaled_and_ab_scaled, epochs=1)  # doctest: +SKIP
+    """
+
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, l1_weight: float = 100.0,
+                 label_smoothing: bool = False, generator_updates: int = 2, **kwargs):
+        super().__init__(generator, **kwargs)
+        self.discriminator = discriminator
+        self.l1_weight = float(l1_weight)
+        self.label_smoothing = bool(label_smoothing)
+        self.generator_updates = int(generator_updates)
+        self.real_label = SMOOTHED_REAL_LABEL if label_smoothing else 1.0
+        self.cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
+        self.loss_trackers = {
+            name: keras.metrics.Mean(name=name)
+            for name in ("d_loss", "d_real", "d_fake", "g_loss", "g_gan", "g_l1")
+        }
+
+    def compile(self, g_optimizer: keras.optimizers.Optimizer, d_optimizer: keras.optimizers.Optimizer, **kwargs):
+        super().compile(**kwargs)
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        # Built now, not on the first step, so a checkpoint can be restored before training resumes.
+        self.g_optimizer.build(self.generator.trainable_variables)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+
+    @property
+    def metrics(self):
+        return [*self.loss_trackers.values(), *self.quality_metrics]
+
+    def discriminate(self, l_scaled, color_channels, training=True):
+        return self.discriminator(tf.concat([l_scaled, color_channels], axis=-1), training=training)
+
+    def train_step(self, data):
+        l_scaled, color_true = data
+
+        # 1) Discriminator: real pairs -> real label, generated pairs -> 0.
+        with tf.GradientTape() as tape:
+            color_fake = self.generator(l_scaled, training=True)
+            real_logits = self.discriminate(l_scaled, color_true)
+            fake_logits = self.discriminate(l_scaled, color_fake)
+            d_real = self.cross_entropy(tf.fill(tf.shape(real_logits), self.real_label), real_logits)
+            d_fake = self.cross_entropy(tf.zeros_like(fake_logits), fake_logits)
+            d_loss = d_real + d_fake
+        d_gradients = tape.gradient(d_loss, self.discriminator.trainable_variables)
+        self.d_optimizer.apply_gradients(zip(d_gradients, self.discriminator.trainable_variables))
+
+        # 2) Generator, `generator_updates` times: non-saturating GAN loss + l1_weight * L1.
+        for _ in range(self.generator_updates):
+            with tf.GradientTape() as tape:
+                color_fake = self.generator(l_scaled, training=True)
+                fake_logits = self.discriminate(l_scaled, color_fake)
+                g_gan = self.cross_entropy(tf.ones_like(fake_logits), fake_logits)
+                g_l1 = tf.reduce_mean(tf.abs(color_fake - color_true))
+                g_loss = g_gan + self.l1_weight * g_l1
+            g_gradients = tape.gradient(g_loss, self.generator.trainable_variables)
+            self.g_optimizer.apply_gradients(zip(g_gradients, self.generator.trainable_variables))
+
+        self.trained_batches.assign_add(1)
+        for name, value in (("d_loss", d_loss), ("d_real", d_real), ("d_fake", d_fake),
+                            ("g_loss", g_loss), ("g_gan", g_gan), ("g_l1", g_l1)):
+            self.loss_trackers[name].update_state(value)
+        self.update_quality(l_scaled, color_true, color_fake)
+        return {m.name: m.result() for m in self.metrics}
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+            "l1_weight": self.l1_weight, "label_smoothing": self.label_smoothing,
+            "generator_updates": self.generator_updates,
+        }
+
+
+def build_colorizer(config: RunConfig, jit_compile: bool = False) -> Colorizer:
+    """The compiled model a run config describes (`gan` or the `unet` baseline)."""
+    train = config.train
+    channels = color.output_channels(config.data.color_space)
+    common = dict(
+        color_space=config.data.color_space, acc_thresh=train.acc_thresh,
+        size_multiple=2 ** network_depth(config.model),
+    )
+    generator = networks.generator_from_config(config.model, channels)
+    decay = dict(decay=train.lr_decay, decay_rate=train.lr_decay_rate, decay_steps=train.lr_decay_steps)
+    if config.model.model == "unet":
+        model = UNetColorizer(generator, **common)
+        model.compile(optimizer=make_optimizer(train.lr, train.beta1, **decay), jit_compile=jit_compile)
+        return model
+    model = ColorizationGAN(
+        generator, networks.discriminator_from_config(config.model, channels),
+        l1_weight=train.l1_weight, label_smoothing=train.label_smoothing, **common,
+    )
+    model.compile(
+        g_optimizer=make_optimizer(train.lr, train.beta1, updates_per_batch=model.generator_updates, **decay),
+        d_optimizer=make_optimizer(train.lr / 10.0, train.beta1, **decay),
+        jit_compile=jit_compile,
+    )
+    return model
+
+
+def learning_rates(model: Colorizer) -> dict[str, float]:
+    """Current learning rate of each optimizer, for logging."""
+    optimizers = {"g_lr": getattr(model, "g_optimizer", None), "d_lr": getattr(model, "d_optimizer", None)}
+    return {name: float(opt.learning_rate) for name, opt in optimizers.items() if opt is not None}

@@ -1,0 +1,105 @@
+"""The seed's networks: a pix2pix U-Net generator and a PatchGAN discriminator (Keras functional).
+
+Both are fully convolutional (`(batch, height, width, channels)` with free height and width), so one
+set of weights serves 32x32 training patches and full-size photos; heights and widths must be
+multiples of `2**depth`, which `pad_to_multiple`/`crop_to` arrange at inference.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import tensorflow as tf
+
+from tfcolor.config import ModelConfig
+
+KERNEL_SIZE = 4
+LEAKY_SLOPE = 0.2
+
+
+def _encoder_unit(x: keras.KerasTensor, filters: int, strides: int, batch_norm: bool, name: str) -> keras.KerasTensor:
+    x = keras.layers.Conv2D(filters, KERNEL_SIZE, strides, padding="same", name=f"{name}_conv")(x)
+    if batch_norm:
+        x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+    return keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"{name}_lrelu")(x)
+
+
+def build_generator(
+    filters: Sequence[int] = (64, 128, 256, 512, 512),
+    dropout: Sequence[float] = (0.5, 0.5, 0.0, 0.0),
+    output_channels: int = 2,
+    input_channels: int = 1,
+    name: str = "generator",
+) -> keras.Model:
+    """U-Net: `(batch, H, W, input_channels)` in [-1, 1] -> `(batch, H, W, output_channels)` in [-1, 1].
+
+    Args:
+        filters: encoder filters; the first unit has stride 1, every later one stride 2. The decoder
+            mirrors `filters[:-1]` in reverse, each transposed conv doubling the resolution.
+        dropout: one rate per decoder unit (0 for none); the seed drops 0.5 on the first two.
+        output_channels: 2 for Lab (ab) or 3 for RGB.
+
+    Example:
+        >>> g = build_generator()  # the seed's CIFAR-10 U-Net
+        >>> g(tf.zeros((1, 32, 32, 1))).shape
+        TensorShape([1, 32, 32, 2])
+    """
+    decoder_filters = list(reversed(filters[:-1]))
+    if len(dropout) != len(decoder_filters):
+        raise ValueError(f"Need one dropout rate per decoder unit ({len(decoder_filters)}), got {len(dropout)}.")
+    inputs = keras.Input((None, None, input_channels), name="l_scaled")
+    x = inputs
+    skips = []
+    for index, unit_filters in enumerate(filters):
+        x = _encoder_unit(x, unit_filters, 1 if index == 0 else 2, batch_norm=True, name=f"encoder{index}")
+        skips.append(x)
+    for index, (unit_filters, rate) in enumerate(zip(decoder_filters, dropout)):
+        x = keras.layers.Conv2DTranspose(unit_filters, KERNEL_SIZE, 2, padding="same", name=f"decoder{index}_deconv")(x)
+        x = keras.layers.BatchNormalization(name=f"decoder{index}_bn")(x)
+        x = keras.layers.ReLU(name=f"decoder{index}_relu")(x)
+        if rate:
+            x = keras.layers.Dropout(rate, name=f"decoder{index}_dropout")(x)
+        x = keras.layers.Concatenate(name=f"decoder{index}_skip")([skips[-index - 2], x])
+    outputs = keras.layers.Conv2D(output_channels, 1, activation="tanh", name="output")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_discriminator(
+    filters: Sequence[int] = (64, 128, 256, 512),
+    strides: Sequence[int] = (2, 2, 2, 1),
+    input_channels: int = 3,
+    name: str = "discriminator",
+) -> keras.Model:
+    """PatchGAN: L concatenated with colour `(batch, H, W, input_channels)` -> logits `(batch, h, w, 1)`.
+
+    One logit per patch; batch-norm on every unit but the first, as in the seed. For 32x32 inputs
+    and the default table the output is 4x4 patches; for 256x256, 32x32.
+    """
+    inputs = keras.Input((None, None, input_channels), name="l_and_color")
+    x = inputs
+    for index, (unit_filters, unit_strides) in enumerate(zip(filters, strides, strict=True)):
+        x = _encoder_unit(x, unit_filters, unit_strides, batch_norm=index > 0, name=f"unit{index}")
+    logits = keras.layers.Conv2D(1, KERNEL_SIZE, 1, padding="same", name="patch_logits")(x)
+    return keras.Model(inputs, logits, name=name)
+
+
+def generator_from_config(model: ModelConfig, output_channels: int) -> keras.Model:
+    return build_generator(model.generator_filters, model.generator_dropout, output_channels)
+
+
+def discriminator_from_config(model: ModelConfig, output_channels: int) -> keras.Model:
+    return build_discriminator(model.discriminator_filters, model.discriminator_strides, 1 + output_channels)
+
+
+def pad_to_multiple(images: tf.Tensor, multiple: int) -> tf.Tensor:
+    """Reflect-pad `(batch, H, W, C)` on the bottom/right so H and W are multiples of `multiple`."""
+    height, width = tf.shape(images)[1], tf.shape(images)[2]
+    pad_h = (multiple - height % multiple) % multiple
+    pad_w = (multiple - width % multiple) % multiple
+    # Reflection needs pad < size; SYMMETRIC allows pad <= size, enough for any image >= multiple/2.
+    return tf.pad(images, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]], mode="SYMMETRIC")
+
+
+def crop_to(images: tf.Tensor, height: tf.Tensor, width: tf.Tensor) -> tf.Tensor:
+    """Undo `pad_to_multiple`: keep the top-left `height` x `width`."""
+    return images[:, :height, :width, :]

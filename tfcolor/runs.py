@@ -1,0 +1,59 @@
+"""A run directory (`--checkpoints-path`): its layout, and loading a trained model back from it.
+
+    <run>/config.json        the resolved RunConfig (rebuilds the model)
+    <run>/checkpoints/       TensorFlow checkpoints: weights, both optimizers, step counter
+    <run>/logs/              TensorBoard event files (train/, validation/)
+    <run>/samples/           sample grids grayscale | original | colorized, as PNG
+    <run>/log.csv            per-epoch losses and metrics (with --log)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import tensorflow as tf
+
+from tfcolor import gan
+from tfcolor.config import RunConfig
+
+CONFIG_FILE = "config.json"
+CHECKPOINTS_DIR = "checkpoints"
+LOGS_DIR = "logs"
+SAMPLES_DIR = "samples"
+CSV_LOG_FILE = "log.csv"
+CHECKPOINTS_KEPT = 3
+
+
+class RunError(ValueError):
+    """A path given as a run directory is not one (or holds no trained weights)."""
+
+
+def checkpoint_for(model: gan.Colorizer) -> tf.train.Checkpoint:
+    """Everything training state needs: both networks, their optimizers and the step counter."""
+    optimizers = {name: getattr(model, name) for name in ("g_optimizer", "d_optimizer") if hasattr(model, name)}
+    return tf.train.Checkpoint(model=model, **optimizers)
+
+
+def checkpoint_manager(model: gan.Colorizer, run_dir: str | Path) -> tf.train.CheckpointManager:
+    return tf.train.CheckpointManager(checkpoint_for(model), str(Path(run_dir) / CHECKPOINTS_DIR), CHECKPOINTS_KEPT)
+
+
+def load_config(run_dir: str | Path) -> RunConfig:
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise RunError(f"{run_dir} is not a tfcolor run: {CONFIG_FILE} is missing (train one with python -m tfcolor.train).")
+    return RunConfig.load(path)
+
+
+def load_model(run_dir: str | Path) -> tuple[RunConfig, gan.Colorizer]:
+    """The run's config and its model with the newest checkpoint's weights.
+
+    Raises:
+        RunError: `run_dir` has no config or no checkpoint.
+    """
+    config = load_config(run_dir)
+    model = gan.build_colorizer(config)
+    latest = tf.train.latest_checkpoint(str(Path(run_dir) / CHECKPOINTS_DIR))
+    if latest is None:
+        raise RunError(f"{run_dir} holds no checkpoint yet under {CHECKPOINTS_DIR}/.")
+    checkpoint_for(model).restore(latest).expect_partial().assert_existing_objects_matched()
+    return config, model
