@@ -18,8 +18,8 @@ setup(
         "scikit-image>=0.26.0",
     ],
     extras_require={
-        "test": ["pytest>=9.0", "pytest-timeout>=2.4"],
-        "dev": ["pytest>=9.0", "pytest-timeout>=2.4", "ruff>=0.8"],
+        "test": ["pytest>=9.0", "pytest-timeout>=2.4", "pillow>=10.0"],
+        "dev": ["pytest>=9.0", "pytest-timeout>=2.4", "pillow>=10.0", "ruff>=0.8"],
     },
     entry_points={
         "console_scripts": [

@@ -63,7 +63,10 @@ def decode_rgb(contents: tf.Tensor) -> tf.Tensor:
     Handles 8- and 16-bit, gray, gray+alpha, RGB, RGBA and palette images (alpha composited over
     white, as viewers show it) and the first frame of a GIF. Raises on undecodable bytes.
     """
-    image = tf.io.decode_image(contents, channels=0, dtype=tf.float32, expand_animations=False)
+    # uint8 is the one dtype every decoder accepts (WebP refuses others); 16-bit PNGs are scaled down.
+    image = tf.image.convert_image_dtype(
+        tf.io.decode_image(contents, channels=0, dtype=tf.uint8, expand_animations=False), tf.float32
+    )
     channels = tf.shape(image)[-1]
     rgb = tf.cond(channels >= 3, lambda: image[..., :3], lambda: tf.tile(image[..., :1], [1, 1, 3]))
     alpha = tf.cond(channels % 2 == 0, lambda: image[..., -1:], lambda: tf.ones_like(image[..., :1]))

@@ -71,7 +71,8 @@ class ABErrorAUC(keras.metrics.Metric):
         # error <= t for an integer t exactly when ceil(error) <= t: a histogram of ceil(error) and
         # its running sum give the CDF at every threshold without a pixels x thresholds tensor.
         bins = tf.cast(tf.minimum(tf.math.ceil(tf.reshape(ab_error(lab_true, lab_pred), [-1])), self.max_threshold + 1), tf.int32)
-        histogram = tf.math.bincount(bins, minlength=self.max_threshold + 2, maxlength=self.max_threshold + 2, dtype=tf.float64)
+        # unsorted_segment_sum rather than bincount: its output size is static, which XLA needs.
+        histogram = tf.math.unsorted_segment_sum(tf.ones_like(bins, tf.float64), bins, self.max_threshold + 2)
         self.within.assign_add(tf.cumsum(histogram)[: self.max_threshold + 1])
         self.pixels.assign_add(tf.cast(tf.size(bins), tf.float64))
 

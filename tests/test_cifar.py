@@ -1,0 +1,60 @@
+import pickle
+
+import numpy as np
+import pytest
+
+from tfcolor import cifar
+
+from conftest import photo_crops, write_cifar_batch
+
+
+def test_reads_official_layout_back_to_images(tmp_path):
+    images = photo_crops(3)
+    write_cifar_batch(tmp_path / "data_batch_1", images)
+    np.testing.assert_array_equal(cifar.read_batch(tmp_path / "data_batch_1"), images)
+
+
+def test_planar_rows_are_red_then_green_then_blue(tmp_path):
+    planar = np.zeros((1, 3072), np.uint8)
+    planar[0, :1024] = 200  # red plane
+    planar[0, 2048:] = 50  # blue plane
+    (tmp_path / "b").write_bytes(pickle.dumps({b"data": planar, b"labels": [0]}, protocol=2))
+    image = cifar.read_batch(tmp_path / "b")
+    assert image.shape == (1, 32, 32, 3)
+    assert tuple(image[0, 5, 7]) == (200, 0, 50)
+
+
+class _Exploit:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_crafted_pickle_is_refused_without_running_code(tmp_path):
+    marker = tmp_path / "pwned"
+    (tmp_path / "data_batch_1").write_bytes(pickle.dumps({b"data": _Exploit(marker)}, protocol=2))
+    with pytest.raises(cifar.UnsafePickleError, match="data_batch_1.*system"):
+        cifar.read_batch(tmp_path / "data_batch_1")
+    assert not marker.exists()
+
+
+def test_truncated_and_wrong_shaped_batches_give_clear_errors(tmp_path):
+    write_cifar_batch(tmp_path / "good", photo_crops(2))
+    (tmp_path / "truncated").write_bytes((tmp_path / "good").read_bytes()[:100])
+    with pytest.raises(ValueError, match="truncated|not a readable CIFAR-10 batch"):
+        cifar.read_batch(tmp_path / "truncated")
+    (tmp_path / "shape").write_bytes(pickle.dumps({b"data": np.zeros((2, 10), np.uint8)}, protocol=2))
+    with pytest.raises(ValueError, match="N x 3072"):
+        cifar.read_batch(tmp_path / "shape")
+
+
+def test_load_split_accepts_parent_folder_and_names_missing_batches(cifar_dir):
+    assert cifar.load_split(cifar_dir.parent, train=True).shape == (30, 32, 32, 3)
+    assert cifar.load_split(cifar_dir, train=False).shape == (4, 32, 32, 3)
+    (cifar_dir / "data_batch_3").unlink()
+    with pytest.raises(FileNotFoundError, match="data_batch_3"):
+        cifar.load_split(cifar_dir, train=True)

@@ -1,0 +1,148 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from tfcolor import data
+from tfcolor.config import DataConfig
+
+from conftest import photo_crops, save_image
+
+
+def _take(dataset, batches):
+    return [tuple(t.numpy() for t in batch) for batch in dataset.take(batches)]
+
+
+def test_cifar_pipeline_yields_scaled_lab_batches_and_skips_grayscale(cifar_dir):
+    pipes = data.make_pipelines(DataConfig(dataset="cifar10", dataset_path=str(cifar_dir)), batch_size=5, seed=1)
+    assert pipes.train_examples == 30 and pipes.steps_per_epoch == 6
+    l_scaled, ab_scaled = next(iter(pipes.train))
+    assert l_scaled.shape == (5, 32, 32, 1) and ab_scaled.shape == (5, 32, 32, 2)
+    assert float(tf.reduce_min(l_scaled)) >= -1.0 and float(tf.reduce_max(tf.abs(ab_scaled))) <= 1.0
+    validation = list(pipes.validation)
+    assert sum(len(batch[0]) for batch in validation) == 4
+    _take(pipes.train, 5)  # 25 colour images = one pass over the 30 (5 grayscale)
+    assert pipes.stats.as_dict()["grayscale"] >= 5
+
+
+def test_places365_layout_counts_corrupt_and_grayscale_files(places_dir):
+    config = DataConfig(dataset="places365", dataset_path=str(places_dir), image_size=32)
+    pipes = data.make_pipelines(config, batch_size=2, seed=3)
+    assert pipes.train_examples == 12
+    batches = _take(pipes.train, 5)  # the 10 colour images of one epoch
+    assert all(b[0].shape == (2, 32, 32, 1) for b in batches)
+    counts = pipes.stats.as_dict()
+    assert counts["corrupt"] == 1 and counts["grayscale"] == 1
+    assert sum(len(b[0]) for b in pipes.validation) == 4
+
+
+def test_places365_reads_the_seed_file_list_when_present(places_dir):
+    listed = sorted((places_dir / "data_256").rglob("0000000[0-3].jpg"))
+    (places_dir / "train.flist").write_text("\n".join(str(p.relative_to(places_dir)) for p in listed) + "\n")
+    assert data.places365_files(places_dir, train=True) == [str(p) for p in listed]
+
+
+def test_same_seed_same_batches_other_seed_other_order(cifar_dir):
+    config = DataConfig(dataset="cifar10", dataset_path=str(cifar_dir))
+    first = _take(data.make_pipelines(config, 4, seed=7).train, 2)
+    again = _take(data.make_pipelines(config, 4, seed=7).train, 2)
+    other = _take(data.make_pipelines(config, 4, seed=8).train, 2)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a[0], b[0])
+    assert any(not np.array_equal(a[0], b[0]) for a, b in zip(first, other))
+
+
+def test_random_flip_only_with_augment(tmp_path):
+    asymmetric = np.zeros((32, 32, 3), np.uint8)
+    asymmetric[:, :8] = (250, 20, 20)
+    asymmetric[:, 8:] = (20, 20, 250)
+    for index in range(8):
+        save_image(tmp_path / f"img{index}.png", asymmetric)
+
+    def left_column_red_share(augment):
+        config = DataConfig(dataset="folder", dataset_path=str(tmp_path), image_size=32, augment=augment)
+        _, ab = next(iter(data.make_pipelines(config, 4, seed=0, validate=False).train.unbatch().batch(64)))
+        return float(np.mean(ab[:, :, 0, 1] > 0.2))  # b* > 0 at the left edge: red, not blue
+
+    assert left_column_red_share(False) == 1.0
+    assert 0.0 < left_column_red_share(True) < 1.0
+
+
+def test_decode_converts_rgba_palette_and_16_bit(tmp_path):
+    rgba = np.zeros((4, 4, 4), np.uint8)
+    rgba[..., 0] = 255
+    rgba[:, :2, 3] = 255  # left half opaque red, right half transparent -> white
+    decoded = data.decode_rgb(tf.io.read_file(str(save_image(tmp_path / "rgba.png", rgba)))).numpy()
+    np.testing.assert_allclose(decoded[0, 0], [1, 0, 0])
+    np.testing.assert_allclose(decoded[0, 3], [1, 1, 1])
+
+    palette = Image.fromarray(photo_crops(1)[0]).convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+    palette.save(tmp_path / "palette.png")
+    decoded = data.decode_rgb(tf.io.read_file(str(tmp_path / "palette.png"))).numpy()
+    np.testing.assert_allclose(decoded * 255, np.asarray(palette.convert("RGB")), atol=0.5)
+
+    deep = np.zeros((4, 4, 3), np.uint16)
+    deep[..., 1] = 65535
+    (tmp_path / "deep.png").write_bytes(tf.io.encode_png(tf.constant(deep)).numpy())
+    np.testing.assert_allclose(data.decode_rgb(tf.io.read_file(str(tmp_path / "deep.png"))).numpy()[0, 0], [0, 1, 0])
+
+
+@pytest.mark.parametrize("suffix, options", [(".bmp", {}), (".gif", {}), (".webp", {"lossless": True}), (".jpeg", {"quality": 95})])
+def test_folder_finds_every_supported_format_recursively(tmp_path, suffix, options):
+    image = photo_crops(1)[0]
+    save_image(tmp_path / "deep" / "er" / f"photo{suffix.upper()}", image, **options)
+    files = data.find_images(tmp_path)
+    assert files == [str(tmp_path / "deep" / "er" / f"photo{suffix.upper()}")]
+    decoded = data.decode_rgb(tf.io.read_file(files[0])).numpy()
+    assert decoded.shape == (32, 32, 3)
+    tolerance = 0.35 if suffix == ".gif" else 0.1  # GIF quantizes to 256 colours
+    assert np.abs(decoded * 255 - image).mean() < tolerance * 255 / 4
+
+
+def test_folder_split_uses_train_and_val_subfolders_or_holds_out(tmp_path):
+    crops = photo_crops(6)
+    for index in range(4):
+        save_image(tmp_path / "split" / "train" / f"{index}.png", crops[index])
+    save_image(tmp_path / "split" / "val" / "v.png", crops[5])
+    train, validation = data.folder_files(tmp_path / "split")
+    assert len(train) == 4 and validation == [str(tmp_path / "split" / "val" / "v.png")]
+    for index in range(6):
+        save_image(tmp_path / "flat" / f"{index}.png", crops[index])
+    train, validation = data.folder_files(tmp_path / "flat")
+    assert len(train) == 5 and len(validation) == 1 and not set(train) & set(validation)
+
+
+def test_large_images_are_resized_then_cropped_to_model_size(tmp_path):
+    for index in range(2):
+        save_image(tmp_path / f"{index}.jpg", photo_crops(1, size=120, seed=index)[0])
+    config = DataConfig(dataset="folder", dataset_path=str(tmp_path), image_size=32)
+    l_scaled, ab = next(iter(data.make_pipelines(config, 1, seed=0).train))
+    assert l_scaled.shape == (1, 32, 32, 1) and ab.shape == (1, 32, 32, 2)
+
+
+def test_bad_dataset_arguments_raise_dataset_errors(tmp_path):
+    with pytest.raises(data.DatasetError, match="needs --dataset-path"):
+        data.make_pipelines(DataConfig(dataset="cifar10"), 4, 0)
+    with pytest.raises(data.DatasetError, match="does not exist"):
+        data.make_pipelines(DataConfig(dataset="folder", dataset_path=str(tmp_path / "nope")), 4, 0)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(data.DatasetError, match="fewer than one batch"):
+        data.make_pipelines(DataConfig(dataset="folder", dataset_path=str(tmp_path / "empty")), 4, 0)
+    with pytest.raises(data.DatasetError, match="not found"):
+        data.make_pipelines(DataConfig(dataset="cifar10", dataset_path=str(tmp_path / "empty")), 4, 0)
+
+
+def test_all_corrupt_images_end_the_stream_instead_of_hanging(tmp_path):
+    for index in range(3):
+        (tmp_path / f"{index}.jpg").write_bytes(b"garbage")
+    pipes = data.make_pipelines(DataConfig(dataset="folder", dataset_path=str(tmp_path)), 1, 0, validate=False)
+    assert list(pipes.train.take(5)) == []
+    assert pipes.stats.as_dict()["corrupt"] >= 2
+
+
+def test_demo_dataset_has_separate_train_and_validation_patches():
+    pipes = data.make_pipelines(DataConfig(dataset="demo", demo_patches=64), 16, seed=0)
+    assert pipes.train_examples == 64 and pipes.steps_per_epoch == 4
+    l_scaled, ab = next(iter(pipes.train))
+    assert l_scaled.shape == (16, 32, 32, 1) and ab.shape == (16, 32, 32, 2)
+    assert sum(len(batch[0]) for batch in pipes.validation) == 48

@@ -1,0 +1,114 @@
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfcolor import color, gan, networks
+from tfcolor.config import PRESETS, ModelConfig, RunConfig, TrainConfig
+
+from conftest import photo_crops
+
+TINY = ModelConfig(generator_filters=(8, 16, 32), generator_dropout=(0.0, 0.0), discriminator_filters=(8, 16, 16, 16))
+
+
+def tiny_config(**train_overrides) -> RunConfig:
+    train = dataclasses.replace(TrainConfig(), lr=2e-3, lr_decay=False, **train_overrides)
+    return RunConfig(model=TINY, train=train)
+
+
+def fixed_batch(space="lab"):
+    return color.encode(photo_crops(8), space)
+
+
+def _l1(model, batch):
+    # Batch statistics (training=True): after 25 steps BN's moving averages have not caught up yet.
+    l_scaled, ab_scaled = batch
+    return float(tf.reduce_mean(tf.abs(model.generator(l_scaled, training=True) - ab_scaled)))
+
+
+@pytest.mark.parametrize("kind", ["gan", "unet"])
+def test_a_few_steps_lower_l1_on_a_fixed_batch(kind):
+    keras.utils.set_random_seed(0)
+    config = tiny_config()
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, model=kind))
+    model = gan.build_colorizer(config)
+    batch = fixed_batch()
+    before = _l1(model, batch)
+    model.fit(tf.data.Dataset.from_tensors(batch).repeat(25), epochs=1, verbose=0)
+    after = _l1(model, batch)
+    assert after < 0.8 * before
+    assert int(model.trained_batches.numpy()) == 25
+
+
+def test_one_discriminator_update_then_two_generator_updates_per_batch():
+    model = gan.build_colorizer(tiny_config())
+    logs = model.train_step(fixed_batch())
+    assert int(model.d_optimizer.iterations.numpy()) == 1
+    assert int(model.g_optimizer.iterations.numpy()) == 2
+    assert {"d_loss", "d_real", "d_fake", "g_loss", "g_gan", "g_l1", "accuracy", "psnr", "auc"} <= set(logs)
+    assert float(logs["g_loss"]) == pytest.approx(float(logs["g_gan"]) + 100.0 * float(logs["g_l1"]), rel=1e-5)
+
+
+def test_label_smoothing_targets_point_nine_for_real_pairs():
+    model = gan.build_colorizer(tiny_config(label_smoothing=True))
+    assert model.real_label == 0.9
+    assert gan.build_colorizer(tiny_config()).real_label == 1.0
+
+
+def test_discriminator_learning_rate_is_a_tenth_and_beta1_is_zero():
+    model = gan.build_colorizer(RunConfig(model=TINY))
+    assert float(model.g_optimizer.learning_rate) == pytest.approx(3e-4)
+    assert float(model.d_optimizer.learning_rate) == pytest.approx(3e-5)
+    assert model.g_optimizer.beta_1 == 0.0 and model.d_optimizer.beta_1 == 0.0
+
+
+def test_decay_counts_training_batches_and_has_a_floor():
+    schedule = gan.FlooredExponentialDecay(3e-4, decay_steps=100, decay_rate=0.1, updates_per_batch=2)
+    assert float(schedule(200)) == pytest.approx(3e-5)  # 200 generator updates = 100 batches
+    assert float(schedule(10_000)) == pytest.approx(1e-6)
+    clone = gan.FlooredExponentialDecay.from_config(schedule.get_config())
+    assert float(clone(200)) == pytest.approx(3e-5)
+
+
+def test_rgb_colour_space_predicts_three_channels():
+    config = dataclasses.replace(tiny_config(), data=dataclasses.replace(RunConfig().data, color_space="rgb"))
+    model = gan.build_colorizer(config)
+    logs = model.train_step(fixed_batch("rgb"))
+    assert model.generator.output_shape[-1] == 3 and np.isfinite(float(logs["g_loss"]))
+
+
+def test_call_takes_l_of_any_size_and_returns_rgb_or_lab():
+    model = gan.build_colorizer(tiny_config())
+    l_scaled = tf.random.uniform((2, 21, 35, 1), -1, 1)
+    rgb = model(l_scaled)
+    assert rgb.shape == (2, 21, 35, 3) and 0.0 <= float(tf.reduce_min(rgb)) <= float(tf.reduce_max(rgb)) <= 1.0
+    model.output_space = "lab"
+    lab = model.predict(l_scaled, verbose=0)
+    np.testing.assert_allclose(lab[..., 0], (l_scaled.numpy()[..., 0] + 1) * 50, atol=1e-4)
+
+
+def test_model_config_round_trips():
+    model = gan.ColorizationGAN(
+        networks.build_generator((8, 16), (0.0,)), networks.build_discriminator((8, 8, 8, 8)), l1_weight=10.0,
+        label_smoothing=True, size_multiple=2,
+    )
+    clone = gan.ColorizationGAN.from_config(model.get_config())
+    assert clone.l1_weight == 10.0 and clone.label_smoothing and clone.size_multiple == 2
+    assert clone.generator.count_params() == model.generator.count_params()
+
+
+def test_train_step_compiles_with_xla():
+    model = gan.build_colorizer(tiny_config(), jit_compile=True)
+    history = model.fit(tf.data.Dataset.from_tensors(fixed_batch()).repeat(2), epochs=1, verbose=0)
+    assert np.isfinite(history.history["g_loss"][-1])
+
+
+def test_presets_follow_the_published_settings():
+    assert PRESETS["cifar10"].train.batch_size == 128 and PRESETS["cifar10"].train.epochs == 200
+    assert PRESETS["cifar10"].train.lr_decay_steps == 10_000
+    assert PRESETS["places365"].train.batch_size == 16 and PRESETS["places365"].train.label_smoothing
+    assert PRESETS["places365"].train.epochs == 10
+    for preset in PRESETS.values():
+        assert preset.train.seed == 100 and preset.train.lr == 3e-4 and preset.train.l1_weight == 100.0

@@ -1,0 +1,27 @@
+"""Colorizing a photo of any size: ab predicted at the model's resolution, L kept at full resolution.
+
+Graph code throughout, so the same function serves the colorize CLI and exported SavedModels.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+
+from tfcolor import color
+from tfcolor.data import resize_shorter_side
+from tfcolor.gan import Colorizer
+
+
+def colorize_rgb(model: Colorizer, rgb: tf.Tensor, model_size: int) -> tf.Tensor:
+    """One photo `(H, W, 3)` (uint8 or float in [0, 1], colour or gray) -> colorized RGB float `(H, W, 3)`.
+
+    The photo is scaled so its shorter side is `model_size`, the model predicts its colours there,
+    and those colours are resized back and joined to the photo's own full-resolution lightness.
+    """
+    rgb = color.to_float_rgb(rgb)
+    lightness = color.rgb_to_lab(rgb)[..., :1]
+    small = resize_shorter_side(rgb, model_size)
+    inputs, _ = color.encode(small, model.color_space)
+    outputs = model.predict_color(inputs[tf.newaxis])[0]
+    ab_small = color.to_lab(inputs, outputs, model.color_space)[..., 1:]
+    ab = tf.image.resize(ab_small, tf.shape(rgb)[:2], method="bilinear")
+    return color.lab_to_rgb(tf.concat([lightness, ab], axis=-1))
