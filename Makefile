@@ -13,7 +13,8 @@ $(VENV)/.installed: setup.py
 	touch $@
 
 demo: $(VENV)/.installed
-	$(PY) -m tfcolor.train --dataset demo --checkpoints-path $(DEMO_RUN) --epochs 3
+	$(PY) -m tfcolor.train --dataset demo --checkpoints-path $(DEMO_RUN)
+	$(PY) -m tfcolor.demo_data $(DEMO_RUN)/heldback
 	$(PY) -m tfcolor.colorize --checkpoints-path $(DEMO_RUN) --test-input $(DEMO_RUN)/heldback --test-output $(DEMO_RUN)/colorized
 
 test: $(VENV)/.installed

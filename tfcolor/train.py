@@ -233,7 +233,9 @@ def train(config: RunConfig, run_dir: Path, report=print) -> int:
         callback_list.append(keras.callbacks.CSVLogger(str(run_dir / runs.CSV_LOG_FILE), append=True))
 
     step = callbacks.trained_batches(model)
-    if step < total_steps:
+    if step >= total_steps:
+        report(f"{run_dir} is already trained to step {step}; raise --epochs or --max-steps to train further.")
+    else:
         report(f"Training {config.model.model} on {config.data.dataset}: {pipelines.train_examples} images, "
                f"{steps_per_epoch} batches of {settings.batch_size} per epoch, until step {total_steps}.")
     # An interrupted epoch is finished first (its remaining batches), then whole epochs follow.

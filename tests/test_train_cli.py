@@ -1,0 +1,146 @@
+"""End-to-end runs of `python -m tfcolor.train` on the embedded data with a tiny network."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfcolor import runs, train
+
+pytestmark = pytest.mark.slow
+TINY = ["--base-filters", "8", "--depth", "2", "--batch-size", "8", "--demo-patches", "64", "--log-interval", "1"]
+
+
+def event_tags(log_dir: Path) -> dict[str, set[str]]:
+    """Tags per sub-folder of a TensorBoard log dir, read from the real event files."""
+    tags: dict[str, set[str]] = {}
+    for path in log_dir.rglob("events.out.tfevents.*"):
+        found = tags.setdefault(str(path.parent.relative_to(log_dir)), set())
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            found.update(value.tag for value in event.summary.value)
+    return tags
+
+
+def latest_step(run_dir: Path) -> int | None:
+    latest = tf.train.latest_checkpoint(str(run_dir / runs.CHECKPOINTS_DIR))
+    return int(latest.rsplit("-", 1)[1]) if latest else None
+
+
+def test_training_writes_checkpoints_samples_tensorboard_and_config(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    code = train.main([*TINY, "--checkpoints-path", str(run_dir), "--max-steps", "10", "--epochs", "3",
+                       "--save-interval", "4", "--sample-interval", "5", "--log"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert f"tensorboard --logdir {run_dir / 'logs'}" in out
+    assert latest_step(run_dir) == 10
+    assert sorted(p.name for p in (run_dir / "samples").glob("*.png"))[:2] == ["step_0000005.png", "step_0000008.png"]
+    grid = tf.io.decode_png((run_dir / "samples" / "step_0000010.png").read_bytes()).numpy()
+    assert grid.shape == (8 * 32, 3 * 32, 3)
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["model"]["generator_filters"] == [8, 16, 32] and config["train"]["max_steps"] == 10
+    tags = event_tags(run_dir / "logs")
+    assert {"batch/g_loss", "batch/d_loss", "batch/accuracy", "batch/g_lr", "batch/d_lr",
+            "samples/gray_original_colorized", "_hparams_/session_start_info", "epoch_g_l1"} <= tags["train"]
+    assert {"epoch_accuracy", "epoch_psnr", "epoch_auc", "epoch_l1"} <= tags["validation"]
+    assert "val_accuracy" in (run_dir / "log.csv").read_text().splitlines()[0]
+
+
+def test_rerun_resumes_from_saved_step_with_optimizer_state(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert train.main([*TINY, "--checkpoints-path", str(run_dir), "--max-steps", "4", "--save-interval", "2"]) == 0
+    capsys.readouterr()
+    assert train.main(["--checkpoints-path", str(run_dir), "--max-steps", "6"]) == 0
+    assert "Resuming from step 4" in capsys.readouterr().out
+    _, model = runs.load_model(run_dir)
+    assert int(model.trained_batches.numpy()) == 6
+    assert int(model.g_optimizer.iterations.numpy()) == 12 and int(model.d_optimizer.iterations.numpy()) == 6
+
+
+def test_killed_training_resumes_from_its_last_checkpoint(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "tfcolor.train", *TINY, "--checkpoints-path", str(run_dir),
+               "--epochs", "1000", "--save-interval", "3"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 240
+        while (latest_step(run_dir) or 0) < 6 and time.time() < deadline and process.poll() is None:
+            time.sleep(0.5)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    saved = latest_step(run_dir)
+    assert saved is not None and saved >= 6 and saved % 3 == 0
+    assert train.main(["--checkpoints-path", str(run_dir), "--max-steps", str(saved + 2)]) == 0
+    assert f"Resuming from step {saved}" in capsys.readouterr().out
+    assert latest_step(run_dir) == saved + 2
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert train.main([*TINY, "--checkpoints-path", str(run_dir), "--max-steps", "2"]) == 0
+    code = train.main(["--checkpoints-path", str(run_dir), "--max-steps", "6", "--l1-weight", "nan", "--save-interval", "1"])
+    assert code == 1
+    out = capsys.readouterr().out
+    assert "NaN at step 3" in out and "ckpt-2" in out
+    assert latest_step(run_dir) == 2
+    _, model = runs.load_model(run_dir)
+    assert all(np.isfinite(v.numpy()).all() for v in model.generator.trainable_variables)
+
+
+def test_unet_baseline_and_rgb_colour_space_train(tmp_path):
+    run_dir = tmp_path / "unet"
+    assert train.main([*TINY, "--checkpoints-path", str(run_dir), "--max-steps", "2", "--model", "unet",
+                       "--color-space", "rgb", "--sample", "false"]) == 0
+    config, model = runs.load_model(run_dir)
+    assert config.model.model == "unet" and model.generator.output_shape[-1] == 3
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--epochs", "0"], "positive integer"),
+    (["--dataset", "imagenet"], "invalid choice"),
+    (["--augment", "maybe"], "expected a boolean"),
+    (["--image-size", "40"], "multiple of 2\\*\\*depth = 16"),
+])
+def test_bad_flags_exit_with_usage_error(argv, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        train.main([*argv, "--checkpoints-path", str(tmp_path / "r")])
+    assert exit_info.value.code == 2
+    assert __import__("re").search(message, capsys.readouterr().err)
+
+
+def test_resuming_with_another_architecture_is_refused(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert train.main([*TINY, "--checkpoints-path", str(run_dir), "--max-steps", "1", "--sample", "0"]) == 0
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(["--checkpoints-path", str(run_dir), "--base-filters", "16"])
+    assert exit_info.value.code == 2
+    assert "model.generator_filters" in capsys.readouterr().err
+
+
+def test_missing_dataset_is_a_failed_run_with_a_clear_message(tmp_path, capsys):
+    code = train.main(["--dataset", "cifar10", "--dataset-path", str(tmp_path / "nowhere"),
+                       "--checkpoints-path", str(tmp_path / "r")])
+    assert code == 1
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_cifar10_dataset_trains_from_official_batches(tmp_path, cifar_dir):
+    run_dir = tmp_path / "run"
+    assert train.main([*TINY, "--dataset", "cifar10", "--dataset-path", str(cifar_dir),
+                       "--checkpoints-path", str(run_dir), "--max-steps", "2"]) == 0
+    assert latest_step(run_dir) == 2
+
+
+def test_help_reads_well(capsys):
+    with pytest.raises(SystemExit):
+        train.main(["--help"])
+    text = capsys.readouterr().out
+    for flag in ("--lr-decay-steps", "--label-smoothing", "--acc-thresh", "--checkpoints-path", "--max-steps"):
+        assert flag in text
