@@ -8,7 +8,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(include=["tfcolor", "tfcolor.*"]),
+    packages=find_packages(include=["tfcolor", "tfcolor.*", "export", "serving"]),
     install_requires=[
         "tensorflow>=2.21.0",
         "keras>=3.15.0",

@@ -40,7 +40,7 @@ def test_training_writes_checkpoints_samples_tensorboard_and_config(tmp_path, ca
     assert code == 0
     assert f"tensorboard --logdir {run_dir / 'logs'}" in out
     assert latest_step(run_dir) == 10
-    assert sorted(p.name for p in (run_dir / "samples").glob("*.png"))[:2] == ["step_0000005.png", "step_0000008.png"]
+    assert sorted(p.name for p in (run_dir / "samples").glob("*.png")) == ["step_0000005.png", "step_0000010.png"]
     grid = tf.io.decode_png((run_dir / "samples" / "step_0000010.png").read_bytes()).numpy()
     assert grid.shape == (8 * 32, 3 * 32, 3)
     config = json.loads((run_dir / "config.json").read_text())
@@ -129,6 +129,17 @@ def test_missing_dataset_is_a_failed_run_with_a_clear_message(tmp_path, capsys):
                        "--checkpoints-path", str(tmp_path / "r")])
     assert code == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_folder_of_only_corrupt_images_fails_clearly(tmp_path, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for index in range(3):
+        (photos / f"{index}.jpg").write_bytes(b"not a jpeg")
+    code = train.main([*TINY, "--dataset", "folder", "--dataset-path", str(photos), "--image-size", "32",
+                       "--batch-size", "1", "--checkpoints-path", str(tmp_path / "r")])
+    assert code == 1
+    assert "no usable training images (2 corrupt" in capsys.readouterr().out
 
 
 def test_cifar10_dataset_trains_from_official_batches(tmp_path, cifar_dir):

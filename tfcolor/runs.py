@@ -44,16 +44,30 @@ def load_config(run_dir: str | Path) -> RunConfig:
     return RunConfig.load(path)
 
 
-def load_model(run_dir: str | Path) -> tuple[RunConfig, gan.Colorizer]:
-    """The run's config and its model with the newest checkpoint's weights.
+def resolve(run_or_checkpoint: str | Path) -> tuple[Path, str]:
+    """A run directory, or one checkpoint inside it (`RUN/checkpoints/ckpt-30`) -> (run dir, checkpoint prefix).
 
     Raises:
-        RunError: `run_dir` has no config or no checkpoint.
+        RunError: neither a run directory with a checkpoint nor an existing checkpoint.
     """
+    path = Path(run_or_checkpoint)
+    if Path(f"{path}.index").is_file():
+        return path.parent.parent, str(path)
+    latest = tf.train.latest_checkpoint(str(path / CHECKPOINTS_DIR))
+    if latest is None:
+        load_config(path)  # a clearer message when it is no run at all
+        raise RunError(f"{path} holds no checkpoint yet under {CHECKPOINTS_DIR}/.")
+    return path, latest
+
+
+def load_model(run_or_checkpoint: str | Path) -> tuple[RunConfig, gan.Colorizer]:
+    """The run's config and its model with the newest (or the named) checkpoint's weights.
+
+    Raises:
+        RunError: no config or no checkpoint there.
+    """
+    run_dir, checkpoint = resolve(run_or_checkpoint)
     config = load_config(run_dir)
     model = gan.build_colorizer(config)
-    latest = tf.train.latest_checkpoint(str(Path(run_dir) / CHECKPOINTS_DIR))
-    if latest is None:
-        raise RunError(f"{run_dir} holds no checkpoint yet under {CHECKPOINTS_DIR}/.")
-    checkpoint_for(model).restore(latest).expect_partial().assert_existing_objects_matched()
+    checkpoint_for(model).restore(checkpoint).expect_partial().assert_existing_objects_matched()
     return config, model

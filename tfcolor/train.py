@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
 import warnings
 from pathlib import Path
@@ -194,9 +195,13 @@ def _hparams(config: RunConfig) -> dict[str, object]:
     return {key: value if isinstance(value, (bool, int, float, str)) else str(value) for key, value in flat.items()}
 
 
-def _sample_batch(pipelines: data.Pipelines, size: int) -> tuple[tf.Tensor, tf.Tensor]:
-    source = pipelines.validation if pipelines.validation is not None else pipelines.train
-    return next(iter(source.unbatch().batch(size).take(1)))
+def _sample_batch(pipelines: data.Pipelines, size: int) -> tuple[tf.Tensor, tf.Tensor] | None:
+    """A fixed batch to show in sample grids: validation images when there are any."""
+    for source in (pipelines.validation, pipelines.train):
+        if source is not None:
+            for batch in source.unbatch().batch(size).take(1):
+                return batch
+    return None
 
 
 def train(config: RunConfig, run_dir: Path, report=print) -> int:
@@ -204,6 +209,11 @@ def train(config: RunConfig, run_dir: Path, report=print) -> int:
     keras.utils.set_random_seed(config.train.seed)
     settings = config.train
     pipelines = data.make_pipelines(config.data, settings.batch_size, settings.seed, validate=settings.validate)
+    if not any(True for _ in pipelines.train.take(1)):
+        counts = pipelines.stats.as_dict()
+        report(f"error: no usable training images ({counts['corrupt']} corrupt, {counts['grayscale']} "
+               f"grayscale of {counts['files']} read); check --dataset-path.")
+        return 1
     model = gan.build_colorizer(config, jit_compile=use_xla(settings.jit_compile))
     run_dir.mkdir(parents=True, exist_ok=True)
     manager = runs.checkpoint_manager(model, run_dir)
@@ -238,22 +248,20 @@ def train(config: RunConfig, run_dir: Path, report=print) -> int:
     else:
         report(f"Training {config.model.model} on {config.data.dataset}: {pipelines.train_examples} images, "
                f"{steps_per_epoch} batches of {settings.batch_size} per epoch, until step {total_steps}.")
-    # An interrupted epoch is finished first (its remaining batches), then whole epochs follow.
-    while step < total_steps and saver.nan_step is None:
-        epoch, done_in_epoch = divmod(step, steps_per_epoch)
-        model.fit(
-            pipelines.train, epochs=epoch + 1, initial_epoch=epoch,
-            steps_per_epoch=min(steps_per_epoch - done_in_epoch, total_steps - step),
-            validation_data=pipelines.validation, shuffle=False,
-            validation_freq=settings.validate_interval, callbacks=callback_list, verbose=2 if not sys.stdout.isatty() else 1,
-        )
-        new_step = callbacks.trained_batches(model)
-        if new_step == step:
-            counts = pipelines.stats.as_dict()
-            report(f"error: no usable training images ({counts['corrupt']} corrupt, {counts['grayscale']} "
-                   f"grayscale of {counts['files']} read); check --dataset-path.")
-            return 1
-        step = new_step
+    fit = dict(
+        x=pipelines.train, validation_data=pipelines.validation, validation_freq=settings.validate_interval,
+        shuffle=False, callbacks=callback_list, verbose=1 if sys.stdout.isatty() else 2,
+    )
+    epoch, done_in_epoch = divmod(step, steps_per_epoch)
+    if step < total_steps and done_in_epoch:
+        # Finish the interrupted epoch with the batches it had left, then run whole epochs.
+        model.fit(initial_epoch=epoch, epochs=epoch + 1,
+                  steps_per_epoch=min(steps_per_epoch - done_in_epoch, total_steps - step), **fit)
+        epoch += 1
+    if callbacks.trained_batches(model) < total_steps and saver.nan_step is None:
+        # StopAtStep ends the last epoch early when --max-steps falls inside it.
+        model.fit(initial_epoch=epoch, epochs=math.ceil(total_steps / steps_per_epoch),
+                  steps_per_epoch=steps_per_epoch, **fit)
     return _finish(run_dir, manager, saver, report)
 
 

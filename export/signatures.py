@@ -1,0 +1,58 @@
+"""The SavedModel's signatures; all preprocessing (decode, Lab, resize, pad, encode) runs in the graph.
+
+- `serving_default`: `image_bytes` `[N]` string (JPEG/PNG/BMP/GIF, any size, colour or gray) ->
+  `colorized_bytes` `[N]` PNG at the input's full resolution, `image_size` `[N, 2]` (height, width).
+  The `_bytes` suffix makes TF-Serving's REST API carry them as `{"b64": ...}`.
+- `colorize_rgb`: `images` uint8 `[N, H, W, 1 or 3]` -> `colorized_rgb` uint8 `[N, H, W, 3]`.
+- `colorize_lab`: `l_scaled` float `[N, H, W, 1]` (L/50 - 1) -> `ab_scaled` float `[N, H, W, 2]` (ab/110).
+"""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from tfcolor import color, data, inference
+from tfcolor.gan import Colorizer
+
+SIGNATURES = ("serving_default", "colorize_rgb", "colorize_lab")
+
+
+def _to_uint8(rgb: tf.Tensor) -> tf.Tensor:
+    return tf.image.convert_image_dtype(rgb, tf.uint8, saturate=True)
+
+
+def build_archive(model: Colorizer, model_size: int) -> keras.export.ExportArchive:
+    """An ExportArchive holding the model's weights and the three signatures above."""
+    archive = keras.export.ExportArchive()
+    archive.track(model.generator)  # the only weights inference uses
+
+    def colorize_one(rgb: tf.Tensor) -> tf.Tensor:
+        return _to_uint8(inference.colorize_rgb(model, rgb, model_size))
+
+    def serve_encoded(image_bytes):
+        def one(contents):
+            rgb = data.decode_rgb(contents)
+            return tf.io.encode_png(colorize_one(rgb)), tf.shape(rgb)[:2]
+
+        pngs, sizes = tf.map_fn(
+            one, image_bytes, fn_output_signature=(tf.TensorSpec([], tf.string), tf.TensorSpec([2], tf.int32))
+        )
+        return {"colorized_bytes": pngs, "image_size": sizes}
+
+    def serve_rgb(images):
+        channels = tf.shape(images)[-1]
+        tf.debugging.Assert(
+            tf.logical_or(channels == 1, channels == 3), ["colorize_rgb expects 1 or 3 channels, got", channels]
+        )
+        rgb = tf.cond(channels == 1, lambda: tf.tile(images[..., :1], [1, 1, 1, 3]), lambda: images[..., :3])
+        colorized = tf.map_fn(colorize_one, rgb, fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
+        return {"colorized_rgb": colorized}
+
+    def serve_lab(l_scaled):
+        lab = color.to_lab(l_scaled, model.predict_color(l_scaled), model.color_space)
+        return {"ab_scaled": color.scale_lab(lab)[1]}
+
+    archive.add_endpoint("serving_default", serve_encoded, [tf.TensorSpec([None], tf.string, name="image_bytes")])
+    archive.add_endpoint("colorize_rgb", serve_rgb, [tf.TensorSpec([None, None, None, None], tf.uint8, name="images")])
+    archive.add_endpoint("colorize_lab", serve_lab, [tf.TensorSpec([None, None, None, 1], tf.float32, name="l_scaled")])
+    return archive
