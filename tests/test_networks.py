@@ -85,3 +85,5 @@ def test_pad_and_crop_restore_odd_sizes():
     padded = networks.pad_to_multiple(images, 16)
     assert padded.shape == (1, 48, 48, 1)
     np.testing.assert_array_equal(networks.crop_to(padded, 33, 47).numpy(), images.numpy())
+    tiny = tf.random.uniform((1, 2, 3, 1))
+    assert networks.pad_to_multiple(tiny, 16).shape == (1, 16, 16, 1)

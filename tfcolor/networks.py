@@ -96,8 +96,13 @@ def pad_to_multiple(images: tf.Tensor, multiple: int) -> tf.Tensor:
     height, width = tf.shape(images)[1], tf.shape(images)[2]
     pad_h = (multiple - height % multiple) % multiple
     pad_w = (multiple - width % multiple) % multiple
-    # Reflection needs pad < size; SYMMETRIC allows pad <= size, enough for any image >= multiple/2.
-    return tf.pad(images, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]], mode="SYMMETRIC")
+    paddings = [[0, 0], [0, pad_h], [0, pad_w], [0, 0]]
+    # Mirroring needs pad <= size; images smaller than half a multiple are padded with zeros instead.
+    return tf.cond(
+        tf.logical_and(pad_h <= height, pad_w <= width),
+        lambda: tf.pad(images, paddings, mode="SYMMETRIC"),
+        lambda: tf.pad(images, paddings),
+    )
 
 
 def crop_to(images: tf.Tensor, height: tf.Tensor, width: tf.Tensor) -> tf.Tensor:

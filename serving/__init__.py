@@ -1,0 +1,1 @@
+"""TF-Serving deployment of exported tfcolor models: container configs, REST client, development server."""
