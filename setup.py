@@ -16,15 +16,17 @@ setup(
         "keras-tuner>=1.4.8",
         "numpy>=2.0",
         "scikit-image>=0.26.0",
+        "tensorflow-serving-api>=2.21.0",
     ],
     extras_require={
-        "test": ["pytest>=9.0", "pytest-timeout>=2.4", "pillow>=10.0"],
-        "dev": ["pytest>=9.0", "pytest-timeout>=2.4", "pillow>=10.0", "ruff>=0.8"],
+        "test": ["pytest>=9.0", "pytest-timeout>=2.4", "pillow>=10.0", "pyyaml>=6.0"],
+        "dev": ["pytest>=9.0", "pytest-timeout>=2.4", "pillow>=10.0", "pyyaml>=6.0", "ruff>=0.8"],
     },
     entry_points={
         "console_scripts": [
             "tfcolor-train=tfcolor.train:main",
             "tfcolor-colorize=tfcolor.colorize:main",
+            "tfcolor-export=export.__main__:main",
         ]
     },
 )

@@ -9,7 +9,9 @@ import pytest
 from PIL import Image
 from skimage import data as skdata
 
-from tfcolor import cifar
+from tfcolor import cifar, train
+
+TINY_TRAIN_ARGS = ["--base-filters", "8", "--depth", "2", "--batch-size", "8", "--demo-patches", "64"]
 
 
 def photo_crops(count: int, size: int = 32, seed: int = 0) -> np.ndarray:
@@ -70,3 +72,11 @@ def places_dir(tmp_path: Path) -> Path:
     for index in range(4):
         save_image(root / "val_256" / f"Places365_val_{index + 1:08d}.jpg", crops[10 + index], quality=95)
     return root
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory) -> Path:
+    """A run of 3 steps of a tiny GAN on the embedded photos, shared by the colorize/export/serving tests."""
+    run = tmp_path_factory.mktemp("trained") / "run"
+    assert train.main([*TINY_TRAIN_ARGS, "--checkpoints-path", str(run), "--max-steps", "3", "--sample", "0"]) == 0
+    return run

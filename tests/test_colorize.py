@@ -3,20 +3,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfcolor import color, colorize, demo_data, train
+from tfcolor import color, colorize, demo_data
 
 from conftest import photo_crops, save_image
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    run = tmp_path_factory.mktemp("colorize") / "run"
-    args = ["--base-filters", "8", "--depth", "2", "--batch-size", "8", "--demo-patches", "64",
-            "--checkpoints-path", str(run), "--max-steps", "3", "--sample", "0"]
-    assert train.main(args) == 0
-    return run
+@pytest.fixture
+def run_dir(trained_run):
+    return trained_run
 
 
 def _lightness(rgb_uint8):

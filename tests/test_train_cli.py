@@ -13,8 +13,10 @@ import tensorflow as tf
 
 from tfcolor import runs, train
 
+from conftest import TINY_TRAIN_ARGS
+
 pytestmark = pytest.mark.slow
-TINY = ["--base-filters", "8", "--depth", "2", "--batch-size", "8", "--demo-patches", "64", "--log-interval", "1"]
+TINY = [*TINY_TRAIN_ARGS, "--log-interval", "1"]
 
 
 def event_tags(log_dir: Path) -> dict[str, set[str]]:

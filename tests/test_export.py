@@ -1,0 +1,123 @@
+"""`python -m export`: signatures, loading without tfcolor/keras, agreement with the Keras model, versions."""
+import base64
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from export import __main__ as export_cli
+from export import versions
+from tfcolor import inference, runs
+
+from conftest import photo_crops, save_image
+
+pytestmark = pytest.mark.slow
+VENV_BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def exported(trained_run, tmp_path_factory):
+    base = tmp_path_factory.mktemp("models") / "tfcolor"
+    assert export_cli.main(["--run", str(trained_run), "--output", str(base)]) == 0
+    return base
+
+
+def keras_colorized(run_dir, rgb_uint8):
+    config, model = runs.load_model(run_dir)
+    colorized = inference.colorize_rgb(model, rgb_uint8, config.data.image_size)
+    return tf.image.convert_image_dtype(colorized, tf.uint8, saturate=True).numpy()
+
+
+def test_layout_and_signatures_listed_by_saved_model_cli(exported):
+    assert versions.existing_versions(exported) == [1]
+    assert (exported / "1" / "saved_model.pb").is_file() and not list(exported.glob(".tmp-*"))
+    shown = subprocess.run([str(VENV_BIN / "saved_model_cli"), "show", "--all", "--dir", str(exported / "1")],
+                           capture_output=True, text=True, check=True).stdout
+    for expected in ("signature_def['serving_default']", "inputs['image_bytes']", "outputs['colorized_bytes']",
+                     "outputs['image_size']", "signature_def['colorize_rgb']", "inputs['images']",
+                     "signature_def['colorize_lab']", "inputs['l_scaled']", "outputs['ab_scaled']"):
+        assert expected in shown
+    assert "shape: (-1, -1, -1, 1)" in shown and "dtype: DT_UINT8" in shown
+
+
+# keras, tfcolor and export are made unimportable (an import raises ImportError), which proves the
+# SavedModel needs none of them; plain `import tensorflow` would otherwise pull keras in by itself.
+LOAD_WITHOUT_TFCOLOR = """
+import base64, json, sys
+for blocked in ("keras", "tf_keras", "tfcolor", "export"):
+    sys.modules[blocked] = None
+import tensorflow as tf
+model = tf.saved_model.load(sys.argv[1])
+images = [open(path, "rb").read() for path in sys.argv[2:]]
+out = model.signatures["serving_default"](image_bytes=tf.constant(images))
+print(json.dumps({
+    "png": [base64.b64encode(p).decode() for p in out["colorized_bytes"].numpy()],
+    "size": out["image_size"].numpy().tolist(),
+    "loaded_modules": sorted(m for m in ("tfcolor", "keras", "export") if sys.modules.get(m) is not None),
+}))
+"""
+
+
+def test_serving_default_loads_without_tfcolor_and_matches_keras(exported, trained_run, tmp_path):
+    photo = photo_crops(1, size=160)[0][:133, :157]
+    jpeg = save_image(tmp_path / "odd.jpg", photo, quality=95)
+    gray = save_image(tmp_path / "gray.png", photo.mean(axis=-1).astype(np.uint8))
+    result = subprocess.run([sys.executable, "-c", LOAD_WITHOUT_TFCOLOR, str(exported / "1"), str(jpeg), str(gray)],
+                            capture_output=True, text=True, check=True, cwd=tmp_path)
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answer["loaded_modules"] == []
+    assert answer["size"] == [[133, 157], [133, 157]]
+    for png, source in zip(answer["png"], (jpeg, gray)):
+        served = tf.io.decode_png(base64.b64decode(png)).numpy()
+        expected = keras_colorized(trained_run, tf.io.decode_image(source.read_bytes(), channels=3).numpy())
+        assert served.shape == (133, 157, 3)
+        assert np.abs(served.astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_rgb_and_lab_signatures(exported, trained_run):
+    loaded = tf.saved_model.load(str(exported / "1"))
+    rgb = photo_crops(2, size=40)
+    colorized = loaded.signatures["colorize_rgb"](images=tf.constant(rgb))["colorized_rgb"].numpy()
+    assert colorized.shape == (2, 40, 40, 3) and colorized.dtype == np.uint8
+    expected = keras_colorized(trained_run, rgb[0])
+    assert np.abs(colorized[0].astype(int) - expected.astype(int)).max() <= 1
+    gray = loaded.signatures["colorize_rgb"](images=tf.constant(rgb[..., :1]))["colorized_rgb"]
+    assert gray.shape == (2, 40, 40, 3)
+    _, model = runs.load_model(trained_run)
+    l_scaled = tf.random.uniform((1, 32, 48, 1), -1, 1)
+    ab = loaded.signatures["colorize_lab"](l_scaled=l_scaled)["ab_scaled"].numpy()
+    np.testing.assert_allclose(ab, model.predict_color(l_scaled).numpy(), atol=1e-4)
+
+
+def test_versions_are_numbered_never_overwritten_and_leave_no_temporaries(trained_run, tmp_path, capsys):
+    base = tmp_path / "models" / "tfcolor"
+    (base / ".tmp-export-1-stale").mkdir(parents=True)
+    assert export_cli.main(["--run", str(trained_run), "--output", str(base)]) == 0
+    assert export_cli.main(["--run", str(trained_run / "checkpoints" / "ckpt-3"), "--output", str(base)]) == 0
+    assert versions.existing_versions(base) == [1, 2]
+    assert export_cli.main(["--run", str(trained_run), "--output", str(base), "--version", "2"]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert export_cli.main(["--run", str(trained_run), "--output", str(base), "--version", "7"]) == 0
+    assert versions.existing_versions(base) == [1, 2, 7]
+    assert not list(base.glob(".tmp-*"))
+
+
+def test_interrupted_write_leaves_nothing_visible(tmp_path):
+    def interrupted(folder: Path):
+        (folder / "saved_model.pb").write_bytes(b"half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        versions.write_version(tmp_path, 1, interrupted)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_run_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        export_cli.main(["--run", str(tmp_path / "nothing"), "--output", str(tmp_path / "m")])
+    assert exit_info.value.code == 2
+    assert "config.json is missing" in capsys.readouterr().err
