@@ -22,6 +22,7 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/serving_latency.py
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info
