@@ -123,10 +123,7 @@ def _with_flags(config: RunConfig, args: argparse.Namespace) -> RunConfig:
     model = dataclasses.replace(model, **{k: v for k, v in given.items() if k in _MODEL_FLAGS})
     data_config = dataclasses.replace(config.data, **{k: v for k, v in given.items() if k in _DATA_FLAGS})
     train_fields = {f.name for f in dataclasses.fields(config.train)}
-    jit = {"jit_compile": given["jit_compile"]} if "jit_compile" in given else {}
-    train = dataclasses.replace(
-        config.train, **{k: v for k, v in given.items() if k in train_fields and k != "jit_compile"}, **jit
-    )
+    train = dataclasses.replace(config.train, **{k: v for k, v in given.items() if k in train_fields})
     return RunConfig(data=data_config, model=model, train=train)
 
 
