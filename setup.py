@@ -17,6 +17,7 @@ setup(
         "numpy>=2.0",
         "scikit-image>=0.26.0",
         "tensorflow-serving-api>=2.21.0",
+        "matplotlib>=3.9",
     ],
     extras_require={
         "test": ["pytest>=9.0", "pytest-timeout>=2.4", "pillow>=10.0", "pyyaml>=6.0"],

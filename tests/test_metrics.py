@@ -62,3 +62,33 @@ def test_metric_configs_round_trip():
     clone = metrics.PixelAccuracy.from_config(metric.get_config())
     assert clone.threshold == 5 and clone.name == "acc5"
     assert metrics.ABErrorAUC.from_config(metrics.ABErrorAUC(max_threshold=10).get_config()).max_threshold == 10
+
+
+def test_colorfulness_of_flat_and_saturated_images():
+    gray = np.full((1, 8, 8, 3), 0.5, np.float32)
+    assert float(metrics.colorfulness(gray)[0]) == pytest.approx(0.0, abs=1e-4)
+    red = np.zeros((1, 8, 8, 3), np.float32)
+    red[..., 0] = 1.0
+    # Flat pure red: rg = 255, yb = 127.5, no spread -> M = 0.3 * sqrt(255^2 + 127.5^2).
+    assert float(metrics.colorfulness(red)[0]) == pytest.approx(0.3 * np.hypot(255, 127.5), rel=1e-5)
+    halves = np.zeros((1, 8, 8, 3), np.float32)
+    halves[:, :, :4, 0] = 1.0  # left half red, right half black
+    # rg in {255, 0}, yb in {127.5, 0}: sigma = sqrt(127.5^2 + 63.75^2), mu = sqrt(127.5^2 + 63.75^2).
+    spread = np.hypot(127.5, 63.75)
+    assert float(metrics.colorfulness(halves)[0]) == pytest.approx(spread + 0.3 * spread, rel=1e-5)
+
+
+def test_ssim_is_one_for_identical_images_and_lower_otherwise():
+    lab = np.random.default_rng(0).uniform([20, -40, -40], [80, 40, 40], (2, 16, 16, 3)).astype(np.float32)
+    same = metrics.SSIM()
+    same.update_state(lab, lab)
+    assert float(same.result()) == pytest.approx(1.0, abs=1e-5)
+    other = metrics.SSIM()
+    other.update_state(lab, lab * [1, 0, 0])
+    assert float(other.result()) < 0.99
+
+
+def test_colorfulness_metric_scores_the_prediction_only():
+    metric = metrics.Colorfulness()
+    metric.update_state(_lab(50, 60, 40), _lab(50, 0, 0))
+    assert float(metric.result()) == pytest.approx(0.0, abs=0.01)

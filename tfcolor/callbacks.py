@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
 
-from tfcolor import color, gan
+from tfcolor import color, gan, grids
 from tfcolor.data import PipelineStats
 
 
@@ -80,9 +80,7 @@ def sample_grid(l_scaled: tf.Tensor, color_true: tf.Tensor, color_pred: tf.Tenso
         gray = color.to_rgb(l_scaled, tf.zeros_like(color_true), "lab")
     else:
         gray = tf.image.grayscale_to_rgb(tf.clip_by_value((l_scaled + 1.0) / 2.0, 0.0, 1.0))
-    rows = tf.concat([gray, original, colorized], axis=2)
-    grid = tf.reshape(rows, [-1, tf.shape(rows)[2], 3])
-    return tf.image.convert_image_dtype(grid, tf.uint8, saturate=True).numpy()
+    return grids.stitch_columns([gray, original, colorized])
 
 
 class TensorBoardLogger(keras.callbacks.Callback):
@@ -141,6 +139,6 @@ class TensorBoardLogger(keras.callbacks.Callback):
         l_scaled, color_true = self.samples
         grid = sample_grid(l_scaled, color_true, self.model.generator(l_scaled, training=False), self.color_space)
         self.samples_dir.mkdir(parents=True, exist_ok=True)
-        (self.samples_dir / f"step_{step:07d}.png").write_bytes(tf.io.encode_png(grid).numpy())
+        grids.write_png(self.samples_dir / f"step_{step:07d}.png", grid)
         with self.writer.as_default(step=step):
             tf.summary.image("samples/gray_original_colorized", grid[np.newaxis], step=step)

@@ -171,9 +171,8 @@ def _skip_grayscale(dataset: tf.data.Dataset, stats: PipelineStats) -> tf.data.D
     return dataset.filter(keep)
 
 
-def _to_model_batches(
-    dataset: tf.data.Dataset, config: DataConfig, batch_size: int, seed: int | None, training: bool
-) -> tf.data.Dataset:
+def _fit_to_size(dataset: tf.data.Dataset, config: DataConfig, seed: int | None, training: bool) -> tf.data.Dataset:
+    """Float RGB images -> `(size, size, 3)`: shorter side scaled, then a random (training) or centred crop."""
     size = config.image_size
     dataset = dataset.map(lambda rgb: resize_shorter_side(rgb, size), num_parallel_calls=AUTOTUNE)
     if config.cache:
@@ -194,6 +193,13 @@ def _to_model_batches(
         dataset = dataset.map(
             lambda rgb: tf.image.resize_with_crop_or_pad(rgb, size, size), num_parallel_calls=AUTOTUNE
         )
+    return dataset
+
+
+def _to_model_batches(
+    dataset: tf.data.Dataset, config: DataConfig, batch_size: int, seed: int | None, training: bool
+) -> tf.data.Dataset:
+    dataset = _fit_to_size(dataset, config, seed, training)
     dataset = dataset.map(lambda rgb: color.encode(rgb, config.color_space), num_parallel_calls=AUTOTUNE)
     return dataset.batch(batch_size, drop_remainder=training).prefetch(AUTOTUNE)
 
@@ -217,6 +223,32 @@ def _sources(config: DataConfig, seed: int) -> tuple[list[str] | np.ndarray, lis
     return folder_files(config.dataset_path)
 
 
+def _images(source: list[str] | np.ndarray, stats: PipelineStats, shuffle_seed: int | None) -> tf.data.Dataset:
+    if isinstance(source, np.ndarray):
+        return _skip_grayscale(_array_images(source, stats, shuffle_seed), stats)
+    return _skip_grayscale(_decoded_files(source, stats, shuffle_seed), stats)
+
+
+def evaluation_set(config: DataConfig, batch_size: int, limit: int | None = None) -> tuple[tf.data.Dataset, PipelineStats]:
+    """Held-out photos as float RGB batches `(batch, size, size, 3)` in a fixed order, and their counters.
+
+    The validation split of cifar10/places365/demo; every photo of a `folder` dataset (a folder
+    given for evaluation is the evaluation set). `limit` caps the number of images.
+
+    Raises:
+        DatasetError: as `make_pipelines`, or when there is nothing to evaluate on.
+    """
+    train_source, validation_source = _sources(config, seed=0)
+    source = list(train_source) + list(validation_source) if config.dataset == "folder" else validation_source
+    if not len(source):
+        raise DatasetError(f"{config.dataset} at {config.dataset_path}: no images to evaluate on.")
+    stats = PipelineStats()
+    dataset = _fit_to_size(_images(source, stats, None), config, None, training=False)
+    if limit:
+        dataset = dataset.take(limit)
+    return dataset.batch(batch_size).prefetch(AUTOTUNE), stats
+
+
 def make_pipelines(config: DataConfig, batch_size: int, seed: int, validate: bool = True) -> Pipelines:
     """The training stream and validation set a data config describes.
 
@@ -234,14 +266,8 @@ def make_pipelines(config: DataConfig, batch_size: int, seed: int, validate: boo
             f"fewer than one batch of {batch_size}."
         )
     stats = PipelineStats()
-
-    def images(source, shuffle_seed):
-        if isinstance(source, np.ndarray):
-            return _skip_grayscale(_array_images(source, stats, shuffle_seed), stats)
-        return _skip_grayscale(_decoded_files(source, stats, shuffle_seed), stats)
-
-    train = _to_model_batches(images(train_source, seed), config, batch_size, seed, training=True).repeat()
+    train = _to_model_batches(_images(train_source, stats, seed), config, batch_size, seed, training=True).repeat()
     validation = None
     if validate and len(validation_source):
-        validation = _to_model_batches(images(validation_source, None), config, batch_size, None, training=False)
+        validation = _to_model_batches(_images(validation_source, stats, None), config, batch_size, None, training=False)
     return Pipelines(train, validation, stats, len(train_source), len(train_source) // batch_size)

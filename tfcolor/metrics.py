@@ -5,6 +5,9 @@
 - `PSNR`: peak signal-to-noise ratio of the RGB images (max value 1), averaged over images.
 - `ABErrorAUC`: area under the CDF of the per-pixel ab error for thresholds 0..150, normalised to
   [0, 1] (Zhang, Isola, Efros 2016, "raw accuracy AuC").
+- `SSIM`: structural similarity of the RGB images, averaged over images.
+- `Colorfulness`: Hasler & Suesstrunk (2003) colourfulness of the *predicted* image alone, so a
+  model that paints everything brown shows up even where its L1 looks good.
 """
 from __future__ import annotations
 
@@ -55,6 +58,43 @@ class PSNR(keras.metrics.Mean):
         psnr = tf.image.psnr(color.lab_to_rgb(lab_true), color.lab_to_rgb(lab_pred), max_val=1.0)
         # Identical images give +inf; cap at 100 dB so one perfect image does not swamp the mean.
         return super().update_state(tf.minimum(psnr, 100.0), sample_weight)
+
+
+@keras.saving.register_keras_serializable(package="tfcolor")
+class SSIM(keras.metrics.Mean):
+    """Mean per-image structural similarity of the RGB renderings (11x11 Gaussian window)."""
+
+    def __init__(self, name: str = "ssim", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def update_state(self, lab_true, lab_pred, sample_weight=None):
+        ssim = tf.image.ssim(color.lab_to_rgb(lab_true), color.lab_to_rgb(lab_pred), max_val=1.0)
+        return super().update_state(ssim, sample_weight)
+
+
+def colorfulness(rgb: tf.Tensor) -> tf.Tensor:
+    """Hasler & Suesstrunk's M = sigma_rgyb + 0.3 mu_rgyb per image of `(batch, H, W, 3)` RGB in [0, 1].
+
+    Computed on the 0..255 scale of the paper: a gray image scores 0, "extremely colourful" ~ 109+.
+    """
+    rgb = tf.cast(rgb, tf.float32) * 255.0
+    red, green, blue = tf.unstack(rgb, axis=-1)
+    rg = tf.reshape(red - green, [tf.shape(rgb)[0], -1])
+    yb = tf.reshape(0.5 * (red + green) - blue, [tf.shape(rgb)[0], -1])
+    sigma = tf.sqrt(tf.math.reduce_variance(rg, axis=1) + tf.math.reduce_variance(yb, axis=1))
+    mu = tf.sqrt(tf.reduce_mean(rg, axis=1) ** 2 + tf.reduce_mean(yb, axis=1) ** 2)
+    return sigma + 0.3 * mu
+
+
+@keras.saving.register_keras_serializable(package="tfcolor")
+class Colorfulness(keras.metrics.Mean):
+    """Mean colourfulness of the predicted images (the ground truth's is the same metric on `lab_true`)."""
+
+    def __init__(self, name: str = "colorfulness", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def update_state(self, lab_true, lab_pred, sample_weight=None):
+        return super().update_state(colorfulness(color.lab_to_rgb(lab_pred)), sample_weight)
 
 
 @keras.saving.register_keras_serializable(package="tfcolor")

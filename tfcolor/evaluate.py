@@ -1,0 +1,152 @@
+"""`python -m tfcolor.evaluate`: the paper's comparison, runs against each other and against gray.
+
+    python -m tfcolor.evaluate --run runs/gan --run runs/unet --dataset cifar10 --dataset-path DATA
+
+For every run and for the trivial "keep it gray" baseline (ab = 0): the seed's pixel accuracy at
+`--acc-thresh` and over a sweep of thresholds, PSNR and SSIM on RGB, the AuC of the per-pixel ab
+error CDF (0..150), and the colourfulness of the outputs beside the ground truth's. Inference is
+deterministic and the images come in a fixed order, so the same inputs and weights give the same
+numbers on every run.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import sys
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from tfcolor import color, data, metrics, report, runs
+from tfcolor.config import DATASETS, PRESETS, DataConfig
+from tfcolor.gan import Colorizer
+
+ACCURACY_THRESHOLDS = tuple(range(21))
+GRAY_LABEL = "gray (ab = 0)"
+
+
+@dataclasses.dataclass
+class Candidate:
+    """One column of the comparison: a trained run, or the gray baseline when `model` is None."""
+
+    label: str
+    kind: str
+    model: Colorizer | None = None
+
+    def predict_lab(self, rgb: tf.Tensor) -> tf.Tensor:
+        if self.model is None:
+            lab = color.rgb_to_lab(rgb)
+            return tf.concat([lab[..., :1], tf.zeros_like(lab[..., 1:])], axis=-1)
+        inputs, _ = color.encode(rgb, self.model.color_space)
+        return color.to_lab(inputs, self.model.predict_color(inputs), self.model.color_space)
+
+
+def _metrics(acc_thresh: float) -> dict[str, keras.metrics.Metric]:
+    thresholds = sorted(set(ACCURACY_THRESHOLDS) | {acc_thresh})
+    found = {f"accuracy@{t:g}": metrics.PixelAccuracy(t) for t in thresholds}
+    found.update(psnr=metrics.PSNR(), ssim=metrics.SSIM(), auc=metrics.ABErrorAUC(), colorfulness=metrics.Colorfulness())
+    return found
+
+
+def evaluate(candidates: list[Candidate], images: tf.data.Dataset, acc_thresh: float = 2.0,
+             examples: int = 8) -> tuple[dict, dict[str, list]]:
+    """Stream `images` (float RGB batches) through every candidate.
+
+    Returns (results, example columns): results as written to metrics.json; example columns map
+    "gray", "original" and each label to the first `examples` images, for the grids.
+    """
+    tracked = {c.label: _metrics(acc_thresh) for c in candidates}
+    truth_colorfulness = keras.metrics.Mean()
+    shown: dict[str, list] = {"gray": [], "original": [], **{c.label: [] for c in candidates}}
+    count = 0
+    for rgb in images:
+        lab_true = color.rgb_to_lab(rgb)
+        truth_colorfulness.update_state(metrics.colorfulness(rgb))
+        take = max(0, examples - count)
+        if take:
+            shown["original"].append(rgb[:take])
+            shown["gray"].append(color.lab_to_rgb(Candidate(GRAY_LABEL, "baseline").predict_lab(rgb[:take])))
+        for candidate in candidates:
+            lab_pred = candidate.predict_lab(rgb)
+            for metric in tracked[candidate.label].values():
+                metric.update_state(lab_true, lab_pred)
+            if take:
+                shown[candidate.label].append(color.lab_to_rgb(lab_pred[:take]))
+        count += int(tf.shape(rgb)[0])
+    if not count:
+        raise data.DatasetError("no usable images to evaluate on (all were corrupt or grayscale).")
+    results = {"images": count, "acc_thresh": acc_thresh,
+               "ground_truth_colorfulness": float(truth_colorfulness.result()), "candidates": {}}
+    for candidate in candidates:
+        values = {name: float(metric.result()) for name, metric in tracked[candidate.label].items()}
+        results["candidates"][candidate.label] = {
+            "kind": candidate.kind,
+            "accuracy": values[f"accuracy@{acc_thresh:g}"],
+            "accuracy_by_threshold": {k.split("@")[1]: v for k, v in values.items() if k.startswith("accuracy@")},
+            **{k: values[k] for k in ("psnr", "ssim", "auc", "colorfulness")},
+        }
+    return results, {name: tf.concat(parts, axis=0) for name, parts in shown.items() if parts}
+
+
+def load_candidates(run_dirs: list[str]) -> tuple[list[Candidate], list]:
+    """Candidates for the runs (labels from their folder names, made unique) plus the gray baseline."""
+    candidates, configs = [], []
+    for run_dir in run_dirs:
+        config, model = runs.load_model(run_dir)
+        label = Path(run_dir).resolve().name
+        while label in {c.label for c in candidates}:
+            label = f"{label}'"
+        candidates.append(Candidate(label, config.model.model, model))
+        configs.append(config)
+    return [*candidates, Candidate(GRAY_LABEL, "baseline")], configs
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tfcolor.evaluate",
+        description="Compare trained runs and the keep-it-gray baseline on held-out photos.",
+    )
+    parser.add_argument("--run", action="append", default=[], help="a run directory; repeat to compare several")
+    parser.add_argument("--dataset", choices=DATASETS, help="default: the first run's dataset")
+    parser.add_argument("--dataset-path", help="default: the first run's dataset path")
+    parser.add_argument("--image-size", type=int, help="evaluation size (default: the first run's training size)")
+    parser.add_argument("--acc-thresh", type=float, default=2.0, help="threshold of the headline pixel accuracy")
+    parser.add_argument("--max-images", type=int, help="evaluate on at most this many images")
+    parser.add_argument("--batch-size", type=int, default=32, help="images per inference batch")
+    parser.add_argument("--examples", type=int, default=8, help="example colorizations per grid")
+    parser.add_argument("--output", help="folder for the results (default: a new evaluation-<time> folder here)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        candidates, configs = load_candidates(args.run)
+    except runs.RunError as error:
+        parser.error(str(error))
+    first = configs[0].data if configs else PRESETS[args.dataset or "demo"].data
+    dataset = args.dataset or first.dataset
+    data_config = DataConfig(
+        dataset=dataset,
+        dataset_path=args.dataset_path or (first.dataset_path if dataset == first.dataset else None),
+        image_size=args.image_size or first.image_size,
+    )
+    output = Path(args.output or f"evaluation-{datetime.datetime.now():%Y%m%d-%H%M%S}")
+    try:
+        images, stats = data.evaluation_set(data_config, args.batch_size, args.max_images)
+        results, shown = evaluate(candidates, images, args.acc_thresh, args.examples)
+    except data.DatasetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    results.update(dataset=dataclasses.asdict(data_config), skipped=stats.as_dict(), runs=args.run)
+    print(report.terminal_table(results))
+    written = report.write_all(results, shown, output)
+    print(f"Results: {', '.join(str(p) for p in written)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
