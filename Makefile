@@ -17,7 +17,15 @@ demo: $(VENV)/.installed
 	$(PY) -m tfcolor.demo_data $(DEMO_RUN)/heldback
 	$(PY) -m tfcolor.colorize --checkpoints-path $(DEMO_RUN) --test-input $(DEMO_RUN)/heldback --test-output $(DEMO_RUN)/colorized
 
-test: $(VENV)/.installed
+# The Turing-test page is tested in a real headless browser: Debian's chromium, driven by Playwright.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) apt-get install -y -qq --no-install-recommends chromium
+
+test: $(VENV)/.installed $(CHROMIUM)
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed

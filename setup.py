@@ -9,6 +9,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["tfcolor", "tfcolor.*", "export", "serving"]),
+    package_data={"tfcolor.turing": ["page.html"]},
     install_requires=[
         "tensorflow>=2.21.0",
         "keras>=3.15.0",
@@ -20,8 +21,8 @@ setup(
         "matplotlib>=3.9",
     ],
     extras_require={
-        "test": ["pytest>=9.0", "pytest-timeout>=2.4", "pillow>=10.0", "pyyaml>=6.0"],
-        "dev": ["pytest>=9.0", "pytest-timeout>=2.4", "pillow>=10.0", "pyyaml>=6.0", "ruff>=0.8"],
+        "test": ["pytest>=9.0", "pytest-timeout>=2.4", "pillow>=10.0", "pyyaml>=6.0", "playwright>=1.50"],
+        "dev": ["pytest>=9.0", "pytest-timeout>=2.4", "pillow>=10.0", "pyyaml>=6.0", "playwright>=1.50", "ruff>=0.8"],
     },
     entry_points={
         "console_scripts": [

@@ -1,0 +1,40 @@
+"""Scoring answers: the fooling rate with a Wilson 95% confidence interval, per session and overall."""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+Z_95 = 1.959963984540054
+
+
+def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion; (0, 1) when there are no trials."""
+    if trials == 0:
+        return 0.0, 1.0
+    p = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def summarize(answers: Iterable[dict]) -> dict:
+    """Answers (`choice` "left"/"right" or None for no answer, `fooled` bool) -> counts, rate and CI.
+
+    The fooling rate is the share of *answered* pairs where the colorized image was picked as real;
+    pairs left unanswered (time ran out) are counted apart.
+    """
+    answers = list(answers)
+    answered = [a for a in answers if a.get("choice") is not None]
+    fooled = sum(1 for a in answered if a["fooled"])
+    low, high = wilson_interval(fooled, len(answered))
+    times = [a["response_ms"] for a in answered if a.get("response_ms") is not None]
+    return {
+        "pairs": len(answers),
+        "answered": len(answered),
+        "no_answer": len(answers) - len(answered),
+        "fooled": fooled,
+        "fooling_rate": fooled / len(answered) if answered else None,
+        "ci95": [low, high],
+        "median_response_ms": sorted(times)[len(times) // 2] if times else None,
+    }
