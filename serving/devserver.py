@@ -30,6 +30,8 @@ from serving import rest_api
 from serving.model_registry import LoadedVersion, ModelRegistry
 
 DEFAULT_MAX_REQUEST_BYTES = 32 * 1024 * 1024
+# Oversized bodies are drained up to this multiple of the limit before answering, beyond it cut off.
+DISCARD_LIMIT_FACTOR = 4
 _ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?(?P<rest>/metadata|:predict)?$")
 
 
@@ -98,6 +100,15 @@ class ServingHandler(BaseHTTPRequestHandler):
             return None
         return match["rest"], served
 
+    def _discard_body(self, length: int) -> None:
+        """Read and drop an oversized body (up to a bound) so the client, still sending, gets our answer."""
+        remaining = min(length, DISCARD_LIMIT_FACTOR * self.server.max_request_bytes)
+        while remaining > 0:
+            chunk = self.rfile.read(min(remaining, 1 << 16))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+
     def do_GET(self):
         routed = self._route()
         if routed is None:
@@ -118,6 +129,7 @@ class ServingHandler(BaseHTTPRequestHandler):
             return
         if int(length) > self.server.max_request_bytes:
             self.close_connection = True
+            self._discard_body(int(length))
             self._error(HTTPStatus.BAD_REQUEST,
                         f"Request body of {length} bytes exceeds the limit of {self.server.max_request_bytes} bytes")
             return
