@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     def switch(name, help_text):
         parser.add_argument(name, type=str2bool, nargs="?", const=True, metavar="BOOL", help=help_text)
 
+    flag("--config", "start from this run config JSON (e.g. tune's best_config.json); flags override it")
     flag("--dataset", "dataset to train on; `demo` is the embedded default", choices=DATASETS)
     flag("--dataset-path", "where the dataset lives (not needed for demo)")
     flag("--checkpoints-path", "run directory for checkpoints, logs, samples and config "
@@ -152,13 +153,25 @@ def incompatible_changes(saved: RunConfig, requested: RunConfig) -> list[str]:
     )
 
 
+def load_config_file(path: str) -> RunConfig:
+    """A `--config` JSON file (e.g. a tuning search's best_config.json); errors name the file."""
+    try:
+        return RunConfig.load(path)
+    except FileNotFoundError:
+        raise ValueError(f"--config {path}: no such file") from None
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"--config {path}: not a tfcolor run config ({error})") from None
+
+
 def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, Path]:
-    """The run's config: the saved one when resuming (flags override), else the dataset's preset."""
+    """The run's config: `--config` FILE, else the saved one when resuming, else the dataset's preset;
+    flags override whichever it is."""
+    file_config = load_config_file(args.config) if args.config else None
     preset = default_preset(args)
-    name = args.name or preset.train.name
+    name = args.name or (file_config or preset).train.name
     run_dir = Path(args.checkpoints_path or Path("checkpoints") / name)
     saved = runs.load_config(run_dir) if (run_dir / runs.CONFIG_FILE).is_file() else None
-    base = saved or preset
+    base = file_config or saved or preset
     config = _with_flags(base, args)
     if saved:
         changed = incompatible_changes(saved, config)
