@@ -21,8 +21,10 @@ setup(
         "matplotlib>=3.9",
     ],
     extras_require={
-        "test": ["pytest>=9.0", "pytest-timeout>=2.4", "pillow>=10.0", "pyyaml>=6.0", "playwright>=1.50"],
-        "dev": ["pytest>=9.0", "pytest-timeout>=2.4", "pillow>=10.0", "pyyaml>=6.0", "playwright>=1.50", "ruff>=0.8"],
+        "test": ["pytest>=9.0", "pytest-timeout>=2.4", "pillow>=10.0", "pyyaml>=6.0", "playwright>=1.50",
+                 "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29"],
+        "dev": ["pytest>=9.0", "pytest-timeout>=2.4", "pillow>=10.0", "pyyaml>=6.0", "playwright>=1.50",
+                "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29", "ruff>=0.8"],
     },
     entry_points={
         "console_scripts": [
