@@ -11,7 +11,6 @@ import argparse
 import base64
 import dataclasses
 import json
-import socket
 import sys
 import time
 import urllib.error
@@ -57,10 +56,10 @@ def post_json(url: str, body: dict, timeout: float) -> dict:
             return json.loads(response.read())
     except urllib.error.HTTPError as error:
         raise ServingError(f"{url}: {_error_message(error)}") from None
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         raise ServingError(f"{url}: no answer within {timeout} s") from None
     except urllib.error.URLError as error:
-        if isinstance(error.reason, (socket.timeout, TimeoutError)):
+        if isinstance(error.reason, TimeoutError):
             raise ServingError(f"{url}: no answer within {timeout} s") from None
         raise ServingError(f"{url}: cannot reach the server ({error.reason})") from None
 

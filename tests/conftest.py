@@ -9,7 +9,9 @@ import pytest
 from PIL import Image
 from skimage import data as skdata
 
-from tfcolor import cifar, train
+import tensorflow as tf
+
+from tfcolor import cifar, inference, runs, train
 
 TINY_TRAIN_ARGS = ["--base-filters", "8", "--depth", "2", "--batch-size", "8", "--demo-patches", "64"]
 
@@ -80,3 +82,13 @@ def trained_run(tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("trained") / "run"
     assert train.main([*TINY_TRAIN_ARGS, "--checkpoints-path", str(run), "--max-steps", "3", "--sample", "0"]) == 0
     return run
+
+
+def keras_colorized(run_dir: Path, encoded_or_rgb) -> np.ndarray:
+    """What the Keras model of `run_dir` makes of one photo (encoded bytes or uint8 RGB), as uint8 RGB."""
+    config, model = runs.load_model(run_dir)
+    rgb = encoded_or_rgb
+    if isinstance(encoded_or_rgb, bytes):
+        rgb = tf.io.decode_image(encoded_or_rgb, channels=3, expand_animations=False)
+    colorized = inference.colorize_rgb(model, rgb, config.data.image_size)
+    return tf.image.convert_image_dtype(colorized, tf.uint8, saturate=True).numpy()

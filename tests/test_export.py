@@ -11,9 +11,9 @@ import tensorflow as tf
 
 from export import __main__ as export_cli
 from export import versions
-from tfcolor import inference, runs
+from tfcolor import runs
 
-from conftest import photo_crops, save_image
+from conftest import keras_colorized, photo_crops, save_image
 
 pytestmark = pytest.mark.slow
 VENV_BIN = Path(sys.executable).parent
@@ -24,12 +24,6 @@ def exported(trained_run, tmp_path_factory):
     base = tmp_path_factory.mktemp("models") / "tfcolor"
     assert export_cli.main(["--run", str(trained_run), "--output", str(base)]) == 0
     return base
-
-
-def keras_colorized(run_dir, rgb_uint8):
-    config, model = runs.load_model(run_dir)
-    colorized = inference.colorize_rgb(model, rgb_uint8, config.data.image_size)
-    return tf.image.convert_image_dtype(colorized, tf.uint8, saturate=True).numpy()
 
 
 def test_layout_and_signatures_listed_by_saved_model_cli(exported):
@@ -73,7 +67,7 @@ def test_serving_default_loads_without_tfcolor_and_matches_keras(exported, train
     assert answer["size"] == [[133, 157], [133, 157]]
     for png, source in zip(answer["png"], (jpeg, gray)):
         served = tf.io.decode_png(base64.b64decode(png)).numpy()
-        expected = keras_colorized(trained_run, tf.io.decode_image(source.read_bytes(), channels=3).numpy())
+        expected = keras_colorized(trained_run, source.read_bytes())
         assert served.shape == (133, 157, 3)
         assert np.abs(served.astype(int) - expected.astype(int)).max() <= 1
 

@@ -1,5 +1,4 @@
 """The notebooks run top to bottom (small settings) and are committed without outputs."""
-import os
 from pathlib import Path
 
 import nbformat

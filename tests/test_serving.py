@@ -15,9 +15,8 @@ from export import __main__ as export_cli
 from serving import client
 from serving.devserver import DevServer
 from serving.model_registry import ModelRegistry
-from tfcolor import inference, runs
 
-from conftest import photo_crops, save_image
+from conftest import keras_colorized, photo_crops, save_image
 
 pytestmark = pytest.mark.slow
 MAX_BYTES = 2 * 1024 * 1024
@@ -49,13 +48,6 @@ def request(method, url, body=None, raw=None):
 
 def b64(data: bytes) -> dict:
     return {"b64": base64.b64encode(data).decode()}
-
-
-def keras_colorized(run_dir, encoded: bytes):
-    config, model = runs.load_model(run_dir)
-    rgb = tf.io.decode_image(encoded, channels=3, expand_animations=False)
-    return tf.image.convert_image_dtype(inference.colorize_rgb(model, rgb, config.data.image_size), tf.uint8,
-                                        saturate=True).numpy()
 
 
 def test_client_colorizes_odd_sized_jpeg_and_png_like_the_keras_model(server, trained_run, tmp_path, capsys):
