@@ -23,7 +23,7 @@ CHROMIUM := /usr/bin/chromium
 
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
-	$(SUDO) apt-get install -y -qq --no-install-recommends chromium
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 
 test: $(VENV)/.installed $(CHROMIUM)
 	$(PY) -m pytest
