@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from export import signatures, versions
+from export import signatures, versions, warmup
 from tfcolor import runs
 
 
@@ -33,9 +33,15 @@ def main(argv: list[str] | None = None) -> int:
     base = Path(args.output)
     versions.remove_stale_temporaries(base)
     version = args.version or versions.next_version(base)
-    archive = signatures.build_archive(model, args.image_size or config.data.image_size)
+    model_size = args.image_size or config.data.image_size
+    archive = signatures.build_archive(model, model_size)
+
+    def build(folder: Path) -> None:
+        archive.write_out(str(folder), verbose=False)
+        warmup.write_warmup(folder, base.name, model_size)
+
     try:
-        path = versions.write_version(base, version, lambda folder: archive.write_out(str(folder), verbose=False))
+        path = versions.write_version(base, version, build)
     except FileExistsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

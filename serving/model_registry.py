@@ -12,6 +12,8 @@ from pathlib import Path
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
+from export import warmup
+
 SAVED_MODEL_FILE = "saved_model.pb"
 
 
@@ -39,7 +41,13 @@ def load_version(path: Path) -> LoadedVersion:
         name: definition for name, definition in saved_model.meta_graphs[0].signature_def.items()
         if not name.startswith("__")
     }
-    return LoadedVersion(int(path.name), loaded, input_specs, signature_defs)
+    version = LoadedVersion(int(path.name), loaded, input_specs, signature_defs)
+    # Replay the export's warm-up requests, as TF-Serving does, before the version takes traffic.
+    for log in warmup.read_warmup(path):
+        request = log.predict_log.request
+        signature = request.model_spec.signature_name or "serving_default"
+        version.predict(signature, {name: tf.make_ndarray(proto) for name, proto in request.inputs.items()})
+    return version
 
 
 class ModelRegistry:

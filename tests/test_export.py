@@ -115,3 +115,15 @@ def test_bad_run_is_a_usage_error(tmp_path, capsys):
         export_cli.main(["--run", str(tmp_path / "nothing"), "--output", str(tmp_path / "m")])
     assert exit_info.value.code == 2
     assert "config.json is missing" in capsys.readouterr().err
+
+
+def test_export_ships_tf_serving_warmup_requests_that_run(exported):
+    from export import warmup
+
+    (log,) = warmup.read_warmup(exported / "1")
+    request = log.predict_log.request
+    assert request.model_spec.name == "tfcolor" and request.model_spec.signature_name == "serving_default"
+    loaded = tf.saved_model.load(str(exported / "1"))
+    outputs = loaded.signatures["serving_default"](image_bytes=tf.make_ndarray(request.inputs["image_bytes"]))
+    assert outputs["image_size"].numpy().tolist() == [[32, 32]]
+    assert tf.io.decode_png(outputs["colorized_bytes"][0]).shape == (32, 32, 3)
