@@ -19,8 +19,8 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from tfcolor import color, data, metrics, report, runs
-from tfcolor.config import DATASETS, PRESETS, DataConfig
+from tfcolor import color, data, inference, metrics, report, runs
+from tfcolor.config import DATASETS, PRESETS
 from tfcolor.gan import Colorizer
 
 ACCURACY_THRESHOLDS = tuple(range(21))
@@ -39,8 +39,7 @@ class Candidate:
         if self.model is None:
             lab = color.rgb_to_lab(rgb)
             return tf.concat([lab[..., :1], tf.zeros_like(lab[..., 1:])], axis=-1)
-        inputs, _ = color.encode(rgb, self.model.color_space)
-        return color.to_lab(inputs, self.model.predict_color(inputs), self.model.color_space)
+        return inference.predict_lab(self.model, rgb)
 
 
 def _metrics(acc_thresh: float) -> dict[str, keras.metrics.Metric]:
@@ -128,12 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     except runs.RunError as error:
         parser.error(str(error))
     first = configs[0].data if configs else PRESETS[args.dataset or "demo"].data
-    dataset = args.dataset or first.dataset
-    data_config = DataConfig(
-        dataset=dataset,
-        dataset_path=args.dataset_path or (first.dataset_path if dataset == first.dataset else None),
-        image_size=args.image_size or first.image_size,
-    )
+    data_config = runs.held_out_data(first, args.dataset, args.dataset_path, args.image_size)
     output = Path(args.output or f"evaluation-{datetime.datetime.now():%Y%m%d-%H%M%S}")
     try:
         images, stats = data.evaluation_set(data_config, args.batch_size, args.max_images)

@@ -11,6 +11,15 @@ from tfcolor.data import resize_shorter_side
 from tfcolor.gan import Colorizer
 
 
+def predict_lab(model: Colorizer, rgb: tf.Tensor) -> tf.Tensor:
+    """Float RGB `(batch, H, W, 3)` -> the model's Lab `(batch, H, W, 3)` at the same size.
+
+    For Lab models L is the photo's own; for `rgb` models it is the one the model predicted.
+    """
+    inputs, _ = color.encode(rgb, model.color_space)
+    return color.to_lab(inputs, model.predict_color(inputs), model.color_space)
+
+
 def colorize_rgb(model: Colorizer, rgb: tf.Tensor, model_size: int) -> tf.Tensor:
     """One photo `(H, W, 3)` (uint8 or float in [0, 1], colour or gray) -> colorized RGB float `(H, W, 3)`.
 
@@ -20,8 +29,6 @@ def colorize_rgb(model: Colorizer, rgb: tf.Tensor, model_size: int) -> tf.Tensor
     rgb = color.to_float_rgb(rgb)
     lightness = color.rgb_to_lab(rgb)[..., :1]
     small = resize_shorter_side(rgb, model_size)
-    inputs, _ = color.encode(small, model.color_space)
-    outputs = model.predict_color(inputs[tf.newaxis])[0]
-    ab_small = color.to_lab(inputs, outputs, model.color_space)[..., 1:]
+    ab_small = predict_lab(model, small[tf.newaxis])[0, ..., 1:]
     ab = tf.image.resize(ab_small, tf.shape(rgb)[:2], method="bilinear")
     return color.lab_to_rgb(tf.concat([lightness, ab], axis=-1))

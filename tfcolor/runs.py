@@ -13,7 +13,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from tfcolor import gan
-from tfcolor.config import RunConfig
+from tfcolor.config import DataConfig, RunConfig
 
 CONFIG_FILE = "config.json"
 CHECKPOINTS_DIR = "checkpoints"
@@ -71,3 +71,15 @@ def load_model(run_or_checkpoint: str | Path) -> tuple[RunConfig, gan.Colorizer]
     model = gan.build_colorizer(config)
     checkpoint_for(model).restore(checkpoint).expect_partial().assert_existing_objects_matched()
     return config, model
+
+
+def held_out_data(trained_on: DataConfig, dataset: str | None = None, dataset_path: str | None = None,
+                  image_size: int | None = None) -> DataConfig:
+    """The photos to judge a run on: its own dataset and size unless told otherwise.
+
+    The run's dataset path is kept only when the dataset is the one it was trained on.
+    """
+    dataset = dataset or trained_on.dataset
+    if dataset_path is None and dataset == trained_on.dataset:
+        dataset_path = trained_on.dataset_path
+    return DataConfig(dataset=dataset, dataset_path=dataset_path, image_size=image_size or trained_on.image_size)

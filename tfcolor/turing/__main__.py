@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from tfcolor import data, runs
-from tfcolor.config import DATASETS, DataConfig
+from tfcolor.config import DATASETS
 from tfcolor.turing import page
 from tfcolor.turing.pairs import build_pairs
 from tfcolor.turing.server import TuringServer
@@ -49,11 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         config, model = runs.load_model(args.run)
     except runs.RunError as error:
         parser.error(str(error))
-    dataset = args.dataset or config.data.dataset
-    data_config = DataConfig(
-        dataset=dataset, image_size=config.data.image_size,
-        dataset_path=args.dataset_path or (config.data.dataset_path if dataset == config.data.dataset else None),
-    )
+    data_config = runs.held_out_data(config.data, args.dataset, args.dataset_path)
     try:
         images, _ = data.evaluation_set(data_config, batch_size=16, limit=args.size)
         pairs = build_pairs(model, images, args.size)

@@ -6,7 +6,7 @@ import dataclasses
 
 import tensorflow as tf
 
-from tfcolor import color
+from tfcolor import color, inference
 from tfcolor.gan import Colorizer
 
 
@@ -28,8 +28,7 @@ def build_pairs(model: Colorizer, images: tf.data.Dataset, size: int) -> list[Pa
     """Up to `size` pairs from float RGB batches; the colorization keeps each photo's own L channel."""
     pairs: list[Pair] = []
     for rgb in images:
-        inputs, _ = color.encode(rgb, model.color_space)
-        lab = color.to_lab(inputs, model.predict_color(inputs), model.color_space)
+        lab = inference.predict_lab(model, rgb)
         true_lightness = color.rgb_to_lab(rgb)[..., :1]
         colorized = color.lab_to_rgb(tf.concat([true_lightness, lab[..., 1:]], axis=-1))
         for real, fake in zip(rgb, colorized):
