@@ -101,7 +101,9 @@ class Colorizer(keras.Model):
         return color.to_rgb(l_scaled, predicted, self.color_space)
 
     def update_quality(self, l_scaled, color_true, color_pred) -> None:
-        self.l1_tracker.update_state(tf.reduce_mean(tf.abs(color_pred - color_true)))
+        # One value per image, not per batch: the mean then weighs images equally, and the empty
+        # step Keras runs past the end of a validation set of unknown length adds nothing.
+        self.l1_tracker.update_state(tf.reduce_mean(tf.abs(color_pred - color_true), axis=[1, 2, 3]))
         lab_true = color.to_lab(l_scaled, color_true, self.color_space)
         lab_pred = color.to_lab(l_scaled, color_pred, self.color_space)
         for metric in (self.accuracy_metric, self.psnr_metric, self.auc_metric):
