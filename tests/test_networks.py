@@ -3,8 +3,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfcolor import networks
+from tfcolor import color, networks
 from tfcolor.config import NETWORK_PRESETS, filters_for_depth, network_depth
+
+from conftest import photo_crops
 
 KERNEL_AREA = 16
 
@@ -73,6 +75,18 @@ def test_generator_outputs_are_in_tanh_range_and_serializable():
     assert np.abs(output).max() <= 1.0
     clone = keras.Model.from_config(generator.get_config())
     assert clone.count_params() == generator.count_params()
+
+
+@pytest.mark.parametrize("preset", ["cifar10", "places365"])
+def test_an_untrained_generator_starts_near_gray_not_saturated(preset):
+    # With N(0, 0.02) kernels the tanh starts in its linear range; Keras's default (Glorot) init
+    # saturated it (|ab| ~ 1, vanishing gradients) and the first epochs went to undoing that.
+    keras.utils.set_random_seed(0)
+    generator = networks.generator_from_config(NETWORK_PRESETS[preset], output_channels=2)
+    l_scaled, _ = color.encode(photo_crops(4, size=128), "lab")
+    output = generator(l_scaled, training=True).numpy()
+    assert np.abs(output).max() < 0.9
+    assert np.abs(output).mean() < 0.25
 
 
 def test_wrong_dropout_table_is_rejected():

@@ -15,10 +15,17 @@ from tfcolor.config import ModelConfig
 
 KERNEL_SIZE = 4
 LEAKY_SLOPE = 0.2
+KERNEL_STDDEV = 0.02
+
+
+def _kernel_init() -> keras.initializers.Initializer:
+    """N(0, 0.02) kernels, as the seed's code and pix2pix: the tanh output starts near gray (ab = 0)."""
+    return keras.initializers.RandomNormal(0.0, KERNEL_STDDEV)
 
 
 def _encoder_unit(x: keras.KerasTensor, filters: int, strides: int, batch_norm: bool, name: str) -> keras.KerasTensor:
-    x = keras.layers.Conv2D(filters, KERNEL_SIZE, strides, padding="same", name=f"{name}_conv")(x)
+    x = keras.layers.Conv2D(filters, KERNEL_SIZE, strides, padding="same", kernel_initializer=_kernel_init(),
+                            name=f"{name}_conv")(x)
     if batch_norm:
         x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
     return keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"{name}_lrelu")(x)
@@ -54,13 +61,15 @@ def build_generator(
         x = _encoder_unit(x, unit_filters, 1 if index == 0 else 2, batch_norm=True, name=f"encoder{index}")
         skips.append(x)
     for index, (unit_filters, rate) in enumerate(zip(decoder_filters, dropout)):
-        x = keras.layers.Conv2DTranspose(unit_filters, KERNEL_SIZE, 2, padding="same", name=f"decoder{index}_deconv")(x)
+        x = keras.layers.Conv2DTranspose(unit_filters, KERNEL_SIZE, 2, padding="same", kernel_initializer=_kernel_init(),
+                                         name=f"decoder{index}_deconv")(x)
         x = keras.layers.BatchNormalization(name=f"decoder{index}_bn")(x)
         x = keras.layers.ReLU(name=f"decoder{index}_relu")(x)
         if rate:
             x = keras.layers.Dropout(rate, name=f"decoder{index}_dropout")(x)
         x = keras.layers.Concatenate(name=f"decoder{index}_skip")([skips[-index - 2], x])
-    outputs = keras.layers.Conv2D(output_channels, 1, activation="tanh", name="output")(x)
+    outputs = keras.layers.Conv2D(output_channels, 1, activation="tanh", kernel_initializer=_kernel_init(),
+                                  name="output")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -79,7 +88,8 @@ def build_discriminator(
     x = inputs
     for index, (unit_filters, unit_strides) in enumerate(zip(filters, strides, strict=True)):
         x = _encoder_unit(x, unit_filters, unit_strides, batch_norm=index > 0, name=f"unit{index}")
-    logits = keras.layers.Conv2D(1, KERNEL_SIZE, 1, padding="same", name="patch_logits")(x)
+    logits = keras.layers.Conv2D(1, KERNEL_SIZE, 1, padding="same", kernel_initializer=_kernel_init(),
+                                 name="patch_logits")(x)
     return keras.Model(inputs, logits, name=name)
 
 
