@@ -79,6 +79,10 @@ def test_rgb_and_lab_signatures(exported, trained_run):
     assert colorized.shape == (2, 40, 40, 3) and colorized.dtype == np.uint8
     expected = keras_colorized(trained_run, rgb[0])
     assert np.abs(colorized[0].astype(int) - expected.astype(int)).max() <= 1
+    # A photo's colours do not depend on the other photos in its batch (no batch statistics, no dropout).
+    companion = np.ascontiguousarray(255 - rgb[1, ::-1])
+    rebatched = loaded.signatures["colorize_rgb"](images=tf.constant(np.stack([rgb[0], companion])))["colorized_rgb"]
+    np.testing.assert_array_equal(rebatched.numpy()[0], colorized[0])
     gray = loaded.signatures["colorize_rgb"](images=tf.constant(rgb[..., :1]))["colorized_rgb"]
     assert gray.shape == (2, 40, 40, 3)
     _, model = runs.load_model(trained_run)
