@@ -16,6 +16,7 @@ demo: $(VENV)/.installed
 	$(PY) -m tfcolor.train --dataset demo --checkpoints-path $(DEMO_RUN)
 	$(PY) -m tfcolor.demo_data $(DEMO_RUN)/heldback
 	$(PY) -m tfcolor.colorize --checkpoints-path $(DEMO_RUN) --test-input $(DEMO_RUN)/heldback --test-output $(DEMO_RUN)/colorized
+	$(PY) -m tfcolor.evaluate --run $(DEMO_RUN) --output $(DEMO_RUN)/evaluation
 
 # The Turing-test page is tested in a real headless browser: Debian's chromium, driven by Playwright.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
