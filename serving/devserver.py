@@ -15,6 +15,7 @@ restart. Bad requests get HTTP 400 `{"error": "<reason>"}` and never stop the se
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import sys
@@ -205,12 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     state = f"version {current.version}" if current else f"no version yet under {args.model_base_path}"
     host, port = server.server_address[:2]
     print(f"Serving {args.model_name} ({state}) at http://{host}:{port}/v1/models/{args.model_name}", flush=True)
-    try:
+    with server, contextlib.suppress(KeyboardInterrupt):  # Ctrl-C stops it; leaving the block closes it
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
     return 0
 
 

@@ -12,6 +12,7 @@ embedded) to send to people; its answers download as a JSON file.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import sys
 from pathlib import Path
@@ -77,12 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     server = TuringServer((args.host, args.port), store, report)
     host, port = server.server_address[:2]
     print(f"Turing test of {len(pairs)} pairs at http://{host}:{port}/ (Ctrl-C to stop); results in {output}/", flush=True)
-    try:
+    with server, contextlib.suppress(KeyboardInterrupt):  # Ctrl-C stops it; leaving the block closes it
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
     print(f"Results: {output / 'summary.json'}, {output / 'answers.csv'}, {output / 'sessions'}/")
     return 0
 
