@@ -1,10 +1,10 @@
-# Two commands: `make demo` and `make test` each set up .venv and run.
+# Two commands: `make demo` and `make test` each set up .venv and run (`make test-fast`: the quick subset).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_RUN ?= runs/demo
 
-.PHONY: demo test bench clean
+.PHONY: demo test test-fast bench clean
 
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ $(CHROMIUM):
 
 test: $(VENV)/.installed $(CHROMIUM)
 	$(PY) -m pytest
+
+# The fast lane: pure functions and small units, no training, no export, no browser (well under a minute).
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -m "not slow"
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/train_throughput.py

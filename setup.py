@@ -7,6 +7,8 @@ setup(
     description="Image colorization with a conditional GAN (Nazeri et al. 2018) in TensorFlow 2 / Keras 3",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    license_files=["LICENSE"],
     python_requires=">=3.10",
     packages=find_packages(include=["tfcolor", "tfcolor.*", "export", "serving"]),
     package_data={"tfcolor.turing": ["page.html"]},
@@ -14,7 +16,7 @@ setup(
         "tensorflow>=2.21.0",
         "keras>=3.15.0",
         "tensorboard>=2.21.0",
-        "keras-tuner>=1.4.8",
+        "keras-tuner[bayesian]>=1.4.8",  # the default --algorithm bayesian needs scikit-learn
         "numpy>=2.0",
         "scikit-image>=0.26.0",
         "tensorflow-serving-api>=2.21.0",
@@ -31,6 +33,8 @@ setup(
             "tfcolor-train=tfcolor.train:main",
             "tfcolor-colorize=tfcolor.colorize:main",
             "tfcolor-export=export.__main__:main",
+            "tfcolor-evaluate=tfcolor.evaluate:main",
+            "tfcolor-tune=tfcolor.tune:main",
         ]
     },
 )

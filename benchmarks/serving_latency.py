@@ -19,12 +19,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
-import tensorflow as tf
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from export import signatures, versions  # noqa: E402
+import tfcolor  # noqa: E402,F401  (first: sets TensorFlow's runtime options before TensorFlow loads)
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import export  # noqa: E402
 from serving import client  # noqa: E402
 from serving.devserver import DevServer  # noqa: E402
 from serving.model_registry import ModelRegistry  # noqa: E402
@@ -81,14 +82,12 @@ def main() -> None:
     images = test_jpegs(args.requests)
 
     with tempfile.TemporaryDirectory() as folder:
-        base = Path(folder) / "tfcolor"
-        archive = signatures.build_archive(model, model_size)
-        versions.write_version(base, 1, lambda path: archive.write_out(str(path), verbose=False))
-        timings = model_only_timings(base / "1", model_size)
-        server = DevServer(("127.0.0.1", 0), ModelRegistry("tfcolor", base))
+        version_dir = export.export_model(model, Path(folder) / "tfcolor", model_size)
+        timings = model_only_timings(version_dir, model_size)
+        server = DevServer(("127.0.0.1", 0), ModelRegistry("tfcolor", version_dir.parent))
         threading.Thread(target=server.serve_forever, daemon=True).start()
         url = f"http://127.0.0.1:{server.server_address[1]}"
-        client.colorize(images[0], url, "tfcolor")  # warm-up: first call traces the graph
+        client.colorize(images[0], url, "tfcolor")  # one more warm-up call, beside the export's own warm-up records
         rows = {"device": cpu_name() if not tf.config.list_physical_devices("GPU") else "GPU",
                 "model_only_forward_ms_p50": 1000 * statistics.median(timings)}
         print(f"device: {rows['device']} | {SIZE}x{SIZE} JPEGs, model size {model_size}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfcolor import color, data, inference
+from tfcolor import color, images, inference
 from tfcolor.gan import Colorizer
 
 SIGNATURES = ("serving_default", "colorize_rgb", "colorize_lab")
@@ -31,7 +31,7 @@ def build_archive(model: Colorizer, model_size: int) -> keras.export.ExportArchi
 
     def serve_encoded(image_bytes):
         def one(contents):
-            rgb = data.decode_rgb(contents)
+            rgb = images.decode_rgb(contents)
             return tf.io.encode_png(colorize_one(rgb)), tf.shape(rgb)[:2]
 
         pngs, sizes = tf.map_fn(

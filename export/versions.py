@@ -35,16 +35,22 @@ def remove_stale_temporaries(base: Path) -> list[Path]:
     return stale
 
 
+def check_free(base: Path, version: int) -> None:
+    """Raise FileExistsError when `base/version` exists: versions are immutable once served."""
+    final = base / str(version)
+    if final.exists():
+        raise FileExistsError(f"{final} already exists; versions are never overwritten (omit --version for the next one).")
+
+
 def write_version(base: Path, version: int, build: Callable[[Path], None]) -> Path:
     """Run `build(folder)` in a temporary folder, then rename it to `base/version` in one step.
 
     Raises:
         FileExistsError: `base/version` already exists (versions are immutable once served).
     """
+    check_free(base, version)
     base.mkdir(parents=True, exist_ok=True)
     final = base / str(version)
-    if final.exists():
-        raise FileExistsError(f"{final} already exists; versions are never overwritten (omit --version for the next one).")
     temporary = Path(tempfile.mkdtemp(prefix=f"{TEMPORARY_PREFIX}{version}-", dir=base))
     try:
         build(temporary)

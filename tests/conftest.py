@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from skimage import data as skdata
 
 import tensorflow as tf
 
+from export import __main__ as export_cli
 from tfcolor import cifar, inference, runs, train
 
 TINY_TRAIN_ARGS = ["--base-filters", "8", "--depth", "2", "--batch-size", "8", "--demo-patches", "64"]
@@ -82,6 +84,23 @@ def trained_run(tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("trained") / "run"
     assert train.main([*TINY_TRAIN_ARGS, "--checkpoints-path", str(run), "--max-steps", "3", "--sample", "0"]) == 0
     return run
+
+
+@pytest.fixture(scope="session")
+def exported_base(trained_run, tmp_path_factory) -> Path:
+    """`trained_run` exported once (version 1) with `python -m export`, shared by export and serving tests.
+
+    Read-only: a test that adds versions copies it first (`copy_exported`)."""
+    base = tmp_path_factory.mktemp("models") / "tfcolor"
+    assert export_cli.main(["--run", str(trained_run), "--output", str(base)]) == 0
+    return base
+
+
+def copy_exported(exported_base: Path, destination: Path) -> Path:
+    """A private copy of the shared export's base path (same model name), for tests that add versions."""
+    target = destination / exported_base.name
+    shutil.copytree(exported_base, target)
+    return target
 
 
 def keras_colorized(run_dir: Path, encoded_or_rgb) -> np.ndarray:

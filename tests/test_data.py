@@ -3,7 +3,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from tfcolor import data
+from tfcolor import data, images
 from tfcolor.config import DataConfig
 
 from conftest import photo_crops, save_image
@@ -72,19 +72,19 @@ def test_decode_converts_rgba_palette_and_16_bit(tmp_path):
     rgba = np.zeros((4, 4, 4), np.uint8)
     rgba[..., 0] = 255
     rgba[:, :2, 3] = 255  # left half opaque red, right half transparent -> white
-    decoded = data.decode_rgb(tf.io.read_file(str(save_image(tmp_path / "rgba.png", rgba)))).numpy()
+    decoded = images.decode_rgb(tf.io.read_file(str(save_image(tmp_path / "rgba.png", rgba)))).numpy()
     np.testing.assert_allclose(decoded[0, 0], [1, 0, 0])
     np.testing.assert_allclose(decoded[0, 3], [1, 1, 1])
 
     palette = Image.fromarray(photo_crops(1)[0]).convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
     palette.save(tmp_path / "palette.png")
-    decoded = data.decode_rgb(tf.io.read_file(str(tmp_path / "palette.png"))).numpy()
+    decoded = images.decode_rgb(tf.io.read_file(str(tmp_path / "palette.png"))).numpy()
     np.testing.assert_allclose(decoded * 255, np.asarray(palette.convert("RGB")), atol=0.5)
 
     deep = np.zeros((4, 4, 3), np.uint16)
     deep[..., 1] = 65535
     (tmp_path / "deep.png").write_bytes(tf.io.encode_png(tf.constant(deep)).numpy())
-    np.testing.assert_allclose(data.decode_rgb(tf.io.read_file(str(tmp_path / "deep.png"))).numpy()[0, 0], [0, 1, 0])
+    np.testing.assert_allclose(images.decode_rgb(tf.io.read_file(str(tmp_path / "deep.png"))).numpy()[0, 0], [0, 1, 0])
 
 
 @pytest.mark.parametrize("suffix, options", [(".bmp", {}), (".gif", {}), (".webp", {"lossless": True}), (".jpeg", {"quality": 95})])
@@ -93,7 +93,7 @@ def test_folder_finds_every_supported_format_recursively(tmp_path, suffix, optio
     save_image(tmp_path / "deep" / "er" / f"photo{suffix.upper()}", image, **options)
     files = data.find_images(tmp_path)
     assert files == [str(tmp_path / "deep" / "er" / f"photo{suffix.upper()}")]
-    decoded = data.decode_rgb(tf.io.read_file(files[0])).numpy()
+    decoded = images.decode_rgb(tf.io.read_file(files[0])).numpy()
     assert decoded.shape == (32, 32, 3)
     tolerance = 0.35 if suffix == ".gif" else 0.1  # GIF quantizes to 256 colours
     assert np.abs(decoded * 255 - image).mean() < tolerance * 255 / 4

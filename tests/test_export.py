@@ -13,17 +13,15 @@ from export import __main__ as export_cli
 from export import versions
 from tfcolor import runs
 
-from conftest import keras_colorized, photo_crops, save_image
+from conftest import copy_exported, keras_colorized, photo_crops, save_image
 
 pytestmark = pytest.mark.slow
 VENV_BIN = Path(sys.executable).parent
 
 
-@pytest.fixture(scope="module")
-def exported(trained_run, tmp_path_factory):
-    base = tmp_path_factory.mktemp("models") / "tfcolor"
-    assert export_cli.main(["--run", str(trained_run), "--output", str(base)]) == 0
-    return base
+@pytest.fixture
+def exported(exported_base):
+    return exported_base
 
 
 def test_layout_and_signatures_listed_by_saved_model_cli(exported):
@@ -91,17 +89,17 @@ def test_rgb_and_lab_signatures(exported, trained_run):
     np.testing.assert_allclose(ab, model.predict_color(l_scaled).numpy(), atol=1e-4)
 
 
-def test_versions_are_numbered_never_overwritten_and_leave_no_temporaries(trained_run, tmp_path, capsys):
-    base = tmp_path / "models" / "tfcolor"
-    (base / ".tmp-export-1-stale").mkdir(parents=True)
-    assert export_cli.main(["--run", str(trained_run), "--output", str(base)]) == 0
-    assert export_cli.main(["--run", str(trained_run / "checkpoints" / "ckpt-3"), "--output", str(base)]) == 0
-    assert versions.existing_versions(base) == [1, 2]
-    assert export_cli.main(["--run", str(trained_run), "--output", str(base), "--version", "2"]) == 1
-    assert "already exists" in capsys.readouterr().err
-    assert export_cli.main(["--run", str(trained_run), "--output", str(base), "--version", "7"]) == 0
-    assert versions.existing_versions(base) == [1, 2, 7]
+def test_versions_are_numbered_never_overwritten_and_leave_no_temporaries(exported_base, trained_run, tmp_path, capsys):
+    base = copy_exported(exported_base, tmp_path / "models")  # holds version 1, exported with the default number
+    (base / ".tmp-export-1-stale").mkdir()
+    assert export_cli.main(["--checkpoints-path", str(trained_run / "checkpoints" / "ckpt-3"), "--output", str(base),
+                            "--version", "7"]) == 0
+    assert versions.existing_versions(base) == [1, 7] and versions.next_version(base) == 8
     assert not list(base.glob(".tmp-*"))
+    capsys.readouterr()
+    assert export_cli.main(["--run", str(trained_run), "--output", str(base), "--version", "7"]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert versions.existing_versions(base) == [1, 7]
 
 
 def test_interrupted_write_leaves_nothing_visible(tmp_path):

@@ -16,16 +16,15 @@ from serving import client
 from serving.devserver import DevServer
 from serving.model_registry import ModelRegistry
 
-from conftest import keras_colorized, photo_crops, save_image
+from conftest import copy_exported, keras_colorized, photo_crops, save_image
 
 pytestmark = pytest.mark.slow
 MAX_BYTES = 2 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def server(trained_run, tmp_path_factory):
-    base = tmp_path_factory.mktemp("served") / "tfcolor"
-    assert export_cli.main(["--run", str(trained_run), "--output", str(base)]) == 0
+def server(exported_base, tmp_path_factory):
+    base = copy_exported(exported_base, tmp_path_factory.mktemp("served"))  # a test adds version 2 to it
     dev = DevServer(("127.0.0.1", 0), ModelRegistry("tfcolor", base), poll_seconds=0.2, max_request_bytes=MAX_BYTES)
     thread = threading.Thread(target=dev.serve_forever, daemon=True)
     thread.start()

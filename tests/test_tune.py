@@ -49,6 +49,23 @@ def test_interrupted_search_resumes_instead_of_starting_over(tmp_path):
     assert (directory / "search" / "trial_0" / "trial.json").read_text() == first
 
 
+def test_the_default_bayesian_search_runs_on_a_fresh_install(tmp_path, capsys):
+    # No --algorithm: keras-tuner's BayesianOptimization, which needs scikit-learn (keras-tuner[bayesian]).
+    directory = tmp_path / "search"
+    assert tune.main([*QUICK, "--max-trials", "2", "--directory", str(directory)]) == 0
+    assert "Best trial" in capsys.readouterr().out and (directory / "best_config.json").is_file()
+    oracle = json.loads((directory / "search" / "oracle.json").read_text())
+    assert "num_initial_points" in oracle  # the state of keras-tuner's BayesianOptimizationOracle
+    assert len(list((directory / "search").glob("trial_*"))) == 2
+
+
+def test_max_steps_is_total_batches_per_trial_as_in_train():
+    assert tune.steps_per_trial_epoch(100, 2, None) == 100
+    assert tune.steps_per_trial_epoch(100, 2, 10) == 5
+    assert tune.steps_per_trial_epoch(100, 3, 2) == 1  # at least one batch an epoch
+    assert tune.steps_per_trial_epoch(4, 2, 50) == 4
+
+
 def test_bad_config_file_is_a_usage_error(tmp_path, capsys):
     (tmp_path / "bad.json").write_text(json.dumps({"train": {"learning_rate": 1}}))
     with pytest.raises(SystemExit) as exit_info:

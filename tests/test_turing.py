@@ -42,6 +42,7 @@ def pairs(trained_run):
     return build_pairs(model, images, 3)
 
 
+@pytest.mark.slow
 def test_store_rejects_bad_answers_and_never_overwrites_sessions(pairs, tmp_path):
     store = SessionStore(tmp_path, pairs, None, "run")
     first, second = store.new_session(), store.new_session()
@@ -94,6 +95,7 @@ def _images_loaded(page):
     return page.evaluate("['left-img', 'right-img'].every(id => document.getElementById(id).naturalWidth > 0)")
 
 
+@pytest.mark.slow
 def test_page_shows_pairs_records_clicks_and_reports_the_fooling_rate(serve, browser):
     url, results = serve()
     page = browser.new_page()
@@ -115,6 +117,7 @@ def test_page_shows_pairs_records_clicks_and_reports_the_fooling_rate(serve, bro
     page.close()
 
 
+@pytest.mark.slow
 def test_delay_hides_the_pair_and_records_no_answer(serve, browser):
     url, results = serve(delay=1)
     page = browser.new_page()
@@ -132,6 +135,7 @@ def test_delay_hides_the_pair_and_records_no_answer(serve, browser):
     page.close()
 
 
+@pytest.mark.slow
 def test_two_people_get_two_sessions(serve, browser):
     url, results = serve()
     pages = [browser.new_page() for _ in range(2)]
@@ -146,6 +150,7 @@ def test_two_people_get_two_sessions(serve, browser):
         page.close()
 
 
+@pytest.mark.slow
 @pytest.mark.slow
 def test_exported_static_page_runs_offline_and_downloads_answers(trained_run, browser, tmp_path):
     assert turing_cli.main(["--run", str(trained_run), "--size", "2", "--export-html", str(tmp_path / "static")]) == 0
@@ -165,6 +170,7 @@ def test_exported_static_page_runs_offline_and_downloads_answers(trained_run, br
     page.close()
 
 
+@pytest.mark.slow
 def test_bad_answers_over_http_get_400(serve):
     import urllib.error
     import urllib.request

@@ -1,4 +1,4 @@
-"""Training callbacks: checkpoints with a NaN guard, early stop, and TensorBoard summaries.
+"""Training callbacks: checkpoints with a NaN guard, early stop, and one TensorBoard summary job each.
 
 Batch-level summaries use the model's own `trained_batches` counter as their step, so a resumed
 run continues its curves where the interrupted one stopped.
@@ -83,41 +83,82 @@ def sample_grid(l_scaled: tf.Tensor, color_true: tf.Tensor, color_pred: tf.Tenso
     return grids.stitch_columns([gray, original, colorized])
 
 
-class TensorBoardLogger(keras.callbacks.Callback):
-    """Batch scalars and learning rates, sample grids (TensorBoard and PNG), hparams, skipped-image counts.
+class BatchScalars(keras.callbacks.Callback):
+    """Every `interval` batches: the step's losses, metrics and learning rates under `batch/`."""
 
-    Args:
-        writer: summary writer of the run's `logs/train` folder.
-        samples: fixed `(l_scaled, color_scaled)` batch whose colorization is shown over time.
-        report: where to print the per-epoch line about skipped images (the CLI passes `print`).
-    """
-
-    def __init__(self, writer, log_interval: int, samples: tuple[tf.Tensor, tf.Tensor] | None,
-                 sample_interval: int, samples_dir: Path, color_space: str, stats: PipelineStats,
-                 hparams: dict, report: Callable[[str], None]):
+    def __init__(self, *, writer: tf.summary.SummaryWriter, interval: int):
         super().__init__()
         self.writer = writer
-        self.log_interval = log_interval
-        self.samples = samples
-        self.sample_interval = sample_interval
-        self.samples_dir = samples_dir
-        self.color_space = color_space
-        self.stats = stats
-        self.hparams = hparams
-        self.report = report
-
-    def on_train_begin(self, logs=None):
-        with self.writer.as_default():
-            hparams_api.hparams(self.hparams, trial_id=self.hparams.get("name"))
+        self.interval = interval
 
     def on_train_batch_end(self, batch, logs=None):
         step = trained_batches(self.model)
-        if self.log_interval and step % self.log_interval == 0:
+        if self.interval and step % self.interval == 0:
             with self.writer.as_default(step=step):
                 for name, value in {**(logs or {}), **gan.learning_rates(self.model)}.items():
                     tf.summary.scalar(f"batch/{name}", float(value))
-        if self.samples is not None and self.sample_interval and step % self.sample_interval == 0:
-            self.write_samples(step)
+
+    def on_train_end(self, logs=None):
+        self.writer.flush()
+
+
+class SampleGrids(keras.callbacks.Callback):
+    """Every `interval` batches and at the end: a fixed batch colorized, as PNG and in TensorBoard.
+
+    Args:
+        samples: `(l_scaled, color_scaled)` batch whose colorization is shown over time.
+        samples_dir: where the PNGs go (`step_0000100.png`).
+    """
+
+    def __init__(self, *, writer: tf.summary.SummaryWriter, samples: tuple[tf.Tensor, tf.Tensor], interval: int,
+                 samples_dir: Path, color_space: str):
+        super().__init__()
+        self.writer = writer
+        self.samples = samples
+        self.interval = interval
+        self.samples_dir = samples_dir
+        self.color_space = color_space
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = trained_batches(self.model)
+        if self.interval and step % self.interval == 0:
+            self.write(step)
+
+    def on_train_end(self, logs=None):
+        self.write(trained_batches(self.model))
+        self.writer.flush()
+
+    def write(self, step: int) -> None:
+        l_scaled, color_true = self.samples
+        grid = sample_grid(l_scaled, color_true, self.model.generator(l_scaled, training=False), self.color_space)
+        self.samples_dir.mkdir(parents=True, exist_ok=True)
+        grids.write_png(self.samples_dir / f"step_{step:07d}.png", grid)
+        with self.writer.as_default(step=step):
+            tf.summary.image("samples/gray_original_colorized", grid[np.newaxis], step=step)
+
+
+class HParamsSummary(keras.callbacks.Callback):
+    """The run's settings in TensorBoard's HParams tab, as one trial named `trial_id`."""
+
+    def __init__(self, *, writer: tf.summary.SummaryWriter, hparams: dict[str, object], trial_id: str):
+        super().__init__()
+        self.writer = writer
+        self.hparams = hparams
+        self.trial_id = trial_id
+
+    def on_train_begin(self, logs=None):
+        with self.writer.as_default():
+            hparams_api.hparams(self.hparams, trial_id=self.trial_id)
+
+
+class SkippedImages(keras.callbacks.Callback):
+    """Each epoch: the pipeline's counters under `data/`, and a line when images were skipped."""
+
+    def __init__(self, *, writer: tf.summary.SummaryWriter, stats: PipelineStats, report: Callable[[str], None]):
+        super().__init__()
+        self.writer = writer
+        self.stats = stats
+        self.report = report
 
     def on_epoch_end(self, epoch, logs=None):
         counts = self.stats.as_dict()
@@ -129,16 +170,3 @@ class TensorBoardLogger(keras.callbacks.Callback):
                 f"Epoch {epoch + 1}: skipped {counts['corrupt']} corrupt/unreadable and "
                 f"{counts['grayscale']} grayscale images of {counts['files']} read so far."
             )
-
-    def on_train_end(self, logs=None):
-        if self.samples is not None:
-            self.write_samples(trained_batches(self.model))
-        self.writer.flush()
-
-    def write_samples(self, step: int) -> None:
-        l_scaled, color_true = self.samples
-        grid = sample_grid(l_scaled, color_true, self.model.generator(l_scaled, training=False), self.color_space)
-        self.samples_dir.mkdir(parents=True, exist_ok=True)
-        grids.write_png(self.samples_dir / f"step_{step:07d}.png", grid)
-        with self.writer.as_default(step=step):
-            tf.summary.image("samples/gray_original_colorized", grid[np.newaxis], step=step)

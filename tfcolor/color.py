@@ -4,7 +4,7 @@ Everything here is plain TensorFlow ops so it runs inside `tf.data`, `tf.functio
 SavedModel alike. The formulas and constants are those of scikit-image's `rgb2lab`/`lab2rgb`
 (sRGB primaries, D65 white), which the tests use as the independent reference.
 
-Two colour spaces are offered, as in the seed:
+Two colour spaces are offered, as in the original (ImagingLab) code:
 - `lab` (default): the network sees `l_scaled = L/50 - 1` and predicts `ab_scaled = ab/110`.
 - `rgb`: the network sees the luma scaled to [-1, 1] and predicts RGB scaled to [-1, 1].
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-COLOR_SPACES = ("lab", "rgb")
+from tfcolor.config_rules import COLOR_SPACES
 
 _RGB_TO_XYZ = [
     [0.412453, 0.357580, 0.180423],

@@ -1,36 +1,101 @@
-"""`python -m tfcolor.colorize`: the seed's test mode, colorize a photo or a folder of photos.
+"""`python -m tfcolor.colorize`: the original code's test mode, colorize a photo or a folder of photos.
 
     python -m tfcolor.colorize --checkpoints-path RUN --test-input IN --test-output OUT
 
 Each input (colour or grayscale, any size) becomes `OUT/<its name>.png` (sub-folders kept) at the
-input's own size. Unreadable files are skipped and counted.
+input's own size. Unreadable files are skipped and counted. From Python: `colorize_paths(run, IN, OUT)`.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
 import tensorflow as tf
 
-from tfcolor import data, inference, runs
+from tfcolor import data, flags, images, inference, runs
+from tfcolor.config import ConfigError
+from tfcolor.gan import Colorizer
+
+
+@dataclasses.dataclass
+class ColorizeSummary:
+    """What `colorize_paths` did: the PNGs written and the inputs skipped, with the reason."""
+
+    written: list[Path] = dataclasses.field(default_factory=list)
+    skipped: dict[Path, str] = dataclasses.field(default_factory=dict)
 
 
 def output_paths(inputs: list[Path], input_root: Path, output_dir: Path) -> dict[Path, Path]:
     """`photo.jpg` -> `OUT/photo.png`, keeping sub-folders; `photo.jpg` beside `photo.png` -> `photo_jpg.png`."""
-    targets: dict[Path, Path] = {}
+    relative = {path: path.relative_to(input_root) if path != input_root else Path(path.name) for path in inputs}
     stems: dict[Path, int] = {}
     for path in inputs:
-        relative = path.relative_to(input_root) if path != input_root else Path(path.name)
-        stem = relative.with_suffix("")
+        stem = relative[path].with_suffix("")
         stems[stem] = stems.get(stem, 0) + 1
+    targets: dict[Path, Path] = {}
     for path in inputs:
-        relative = path.relative_to(input_root) if path != input_root else Path(path.name)
-        stem = relative.with_suffix("")
+        stem = relative[path].with_suffix("")
         if stems[stem] > 1:
-            stem = stem.with_name(f"{stem.name}_{relative.suffix.lstrip('.').lower()}")
+            stem = stem.with_name(f"{stem.name}_{relative[path].suffix.lstrip('.').lower()}")
         targets[path] = output_dir / stem.with_suffix(".png")
     return targets
+
+
+def input_photos(source: str | Path) -> tuple[list[Path], Path]:
+    """(photos, root) of a photo file or a folder searched recursively.
+
+    Raises:
+        FileNotFoundError: `source` does not exist.
+        DatasetError: a folder with no image in it.
+    """
+    source = Path(source)
+    if source.is_file():
+        return [source], source
+    if not source.is_dir():
+        raise FileNotFoundError(f"--test-input {source} does not exist")
+    photos = [Path(p) for p in data.find_images(source)]
+    if not photos:
+        raise data.DatasetError(f"--test-input {source} holds no images ({', '.join(data.IMAGE_EXTENSIONS)})")
+    return photos, source
+
+
+def colorize_paths(run_or_model: str | Path | Colorizer, source: str | Path, output_dir: str | Path,
+                   image_size: int | None = None, report=None) -> ColorizeSummary:
+    """Colorize a photo or a folder of photos into `output_dir` as PNGs at their own sizes.
+
+    Args:
+        run_or_model: a run directory (or one checkpoint in it), or a loaded model (then give `image_size`).
+        image_size: the resolution the model predicts at (default: the run's training size).
+        report: called with one line per skipped file (default: nothing).
+
+    Raises:
+        RunError: not a trained run. FileNotFoundError, DatasetError: as `input_photos`.
+    """
+    photos, root = input_photos(source)
+    if isinstance(run_or_model, Colorizer):
+        model, model_size = run_or_model, image_size
+        if model_size is None:
+            raise ValueError("colorize_paths with a model needs its image_size")
+    else:
+        config, model = runs.load_model(run_or_model)
+        model_size = image_size or config.data.image_size
+    colorize = tf.function(lambda rgb: inference.colorize_rgb(model, rgb, model_size), reduce_retracing=True)
+    summary = ColorizeSummary()
+    for photo, target in output_paths(photos, root, Path(output_dir)).items():
+        try:
+            rgb = images.decode_rgb(tf.io.read_file(str(photo)))
+        except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as error:
+            summary.skipped[photo] = f"not a readable image ({error.message.splitlines()[0]})"
+            if report:
+                report(f"skipped {photo}: {summary.skipped[photo]}")
+            continue
+        colorized = tf.image.convert_image_dtype(colorize(rgb), tf.uint8, saturate=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(tf.io.encode_png(colorized).numpy())
+        summary.written.append(target)
+    return summary
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m tfcolor.colorize",
         description="Colorize photos with a trained tfcolor run; outputs are PNGs at the inputs' sizes.",
     )
-    parser.add_argument("--checkpoints-path", required=True, help="run directory written by python -m tfcolor.train")
+    flags.add_run_flag(parser, "run directory written by python -m tfcolor.train (or one checkpoint in it)",
+                       required=True)
     parser.add_argument("--test-input", required=True, help="a photo, or a folder of photos (searched recursively)")
     parser.add_argument("--test-output", required=True, help="folder for the colorized PNGs")
     parser.add_argument("--image-size", type=int, help="resolution the model predicts at (default: its training size)")
@@ -48,35 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    input_path = Path(args.test_input)
-    if input_path.is_dir():
-        inputs, root = [Path(p) for p in data.find_images(input_path)], input_path
-    elif input_path.is_file():
-        inputs, root = [input_path], input_path
-    else:
-        parser.error(f"--test-input {input_path} does not exist")
-    if not inputs:
-        parser.error(f"--test-input {input_path} holds no images ({', '.join(data.IMAGE_EXTENSIONS)})")
     try:
-        config, model = runs.load_model(args.checkpoints_path)
-    except runs.RunError as error:
+        summary = colorize_paths(args.checkpoints_path, args.test_input, args.test_output, args.image_size,
+                                 report=lambda line: print(line, file=sys.stderr))
+    except (FileNotFoundError, data.DatasetError, runs.RunError, ConfigError) as error:
         parser.error(str(error))
-    model_size = args.image_size or config.data.image_size
-    colorize = tf.function(lambda rgb: inference.colorize_rgb(model, rgb, model_size), reduce_retracing=True)
-
-    skipped = 0
-    for source, target in output_paths(inputs, root, Path(args.test_output)).items():
-        try:
-            rgb = data.decode_rgb(tf.io.read_file(str(source)))
-        except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as error:
-            print(f"skipped {source}: not a readable image ({error.message.splitlines()[0]})", file=sys.stderr)
-            skipped += 1
-            continue
-        colorized = tf.image.convert_image_dtype(colorize(rgb), tf.uint8, saturate=True)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(tf.io.encode_png(colorized).numpy())
-    done = len(inputs) - skipped
-    print(f"Colorized {done} of {len(inputs)} images into {args.test_output}" + (f" ({skipped} skipped)" if skipped else ""))
+    done, total = len(summary.written), len(summary.written) + len(summary.skipped)
+    skipped = f" ({len(summary.skipped)} skipped)" if summary.skipped else ""
+    print(f"Colorized {done} of {total} images into {args.test_output}{skipped}")
     return 0 if done else 1
 
 

@@ -1,18 +1,29 @@
-"""Run configuration: one frozen dataclass per concern, named presets, defaults in one place.
+"""Run configuration, the one authority: dataclasses, presets, overrides and validation.
 
-The command-line flags of `python -m tfcolor.train` map one-to-one onto these fields (a flag
-`--lr-decay-steps` sets `TrainConfig.lr_decay_steps`), so a resolved config saved as JSON beside a
-run is everything needed to rebuild its model.
+A run's configuration is one frozen `RunConfig` (data, model and training sections). It is built
+one way only, by `resolve(overrides, base)`: the base (a preset, a `--config` JSON file, or the
+config saved in a run directory) with overrides applied and the result validated. Command-line
+flags are such overrides, one flag per field (`--lr-decay-steps` sets `train.lr_decay_steps`), so
+a bad value gets the same message from a flag, a JSON file, keras-tuner or Python code.
+
+This module imports nothing heavy (no TensorFlow), so CLIs can check their arguments quickly.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-DATASETS = ("demo", "cifar10", "places365", "folder")
-MODELS = ("gan", "unet")
+from tfcolor import config_rules
+from tfcolor.config_rules import ConfigError
+
+__all__ = ["ConfigError", "DataConfig", "ModelConfig", "TrainConfig", "RunConfig", "resolve", "preset_for"]
+
+DATASETS = config_rules.DATASETS
+MODELS = config_rules.MODELS
+CUSTOM_NETWORK = config_rules.CUSTOM_NETWORK
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,7 +41,8 @@ class DataConfig:
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    """The networks. Filter tuples are the seed's layer tables; `network_preset` documents their origin."""
+    """The networks. Filter tuples are the original (ImagingLab) code's layer tables; `network_preset`
+    names the table they come from (`custom` for the general U-Net of `general_unet`)."""
 
     model: str = "gan"
     network_preset: str = "cifar10"
@@ -42,7 +54,7 @@ class ModelConfig:
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation, bookkeeping and logging; the seed's option names and defaults."""
+    """Optimisation, bookkeeping and logging; the original code's option names and defaults."""
 
     seed: int = 100
     name: str = "tfcolor"
@@ -58,6 +70,7 @@ class TrainConfig:
     label_smoothing: bool = False
     acc_thresh: float = 2.0
     jit_compile: str = "auto"
+    precision: str = "auto"
     save: bool = True
     save_interval: int = 1000
     sample: bool = True
@@ -69,6 +82,9 @@ class TrainConfig:
     log_interval: int = 10
 
 
+SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+
+
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
     """A whole run: data, model and training sections."""
@@ -77,33 +93,75 @@ class RunConfig:
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
 
+    def validate(self) -> "RunConfig":
+        """Return self when every field is valid; raise `ConfigError` naming every bad field otherwise."""
+        config_rules.check(self, (*NETWORK_PRESETS, CUSTOM_NETWORK))
+        return self
+
+    def override(self, overrides: Mapping[str, Any]) -> "RunConfig":
+        """A validated copy with `overrides` (field names, or `network`/`base_filters`/`depth`) applied."""
+        return resolve(overrides, base=self)
+
+    def flat(self) -> dict[str, Any]:
+        """`{"section.field": value}` for every field."""
+        return {f"{section}.{key}": value
+                for section, values in dataclasses.asdict(self).items() for key, value in values.items()}
+
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
+    def from_dict(cls, values: Mapping[str, Any]) -> "RunConfig":
+        """The config a `to_json` dict describes (missing fields keep their defaults), validated."""
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"a run config is a JSON object with sections {sorted(SECTIONS)}, got {type(values).__name__}")
+        unknown = sorted(set(values) - set(SECTIONS))
+        if unknown:
+            raise ConfigError(f"unknown config sections {unknown}; expected some of {sorted(SECTIONS)}")
         sections = {}
-        for field in dataclasses.fields(cls):
-            section_type = type(getattr(cls(), field.name))
-            given = dict(values.get(field.name, {}))
-            known = {f.name: f for f in dataclasses.fields(section_type)}
-            unknown = sorted(set(given) - set(known))
-            if unknown:
-                raise ValueError(f"Unknown {field.name} config keys {unknown}; expected some of {sorted(known)}.")
-            for key, value in given.items():
-                if isinstance(value, list):
-                    given[key] = tuple(value)
-            sections[field.name] = section_type(**given)
-        return cls(**sections)
+        for name, section_type in SECTIONS.items():
+            given = values.get(name, {})
+            if not isinstance(given, Mapping):
+                raise ConfigError(f"config section {name!r} must be an object, got {type(given).__name__}")
+            fields = config_rules.coerce_section(name, section_type, given)
+            sections[name] = section_type(**fields)
+        return cls(**sections).validate()
 
     @classmethod
     def load(cls, path: str | Path) -> "RunConfig":
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        """A run config JSON file (`config.json` of a run, tune's `best_config.json`); errors name the file."""
+        try:
+            values = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such config file") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ConfigError(f"{path}: not a JSON run config ({error})") from None
+        try:
+            return cls.from_dict(values)
+        except ConfigError as error:
+            raise ConfigError(f"{path}: {error}") from None
 
 
 def filters_for_depth(base_filters: int, depth: int, cap_multiplier: int = 8) -> tuple[int, ...]:
     """The general U-Net encoder table: `depth + 1` units, doubling from `base_filters`, capped at 8x."""
     return tuple(base_filters * min(2**i, cap_multiplier) for i in range(depth + 1))
+
+
+def general_unet(base_filters: int, depth: int, model: str = "gan", dropout: float = 0.5) -> ModelConfig:
+    """The general U-Net of `--base-filters`/`--depth` (and of the tuner): the CIFAR-10 pattern at
+    any width and depth, dropout on the first two decoder units, a 4-unit PatchGAN of the same width."""
+    return ModelConfig(
+        model=model,
+        network_preset=CUSTOM_NETWORK,
+        generator_filters=filters_for_depth(base_filters, depth),
+        generator_dropout=tuple(dropout if i < 2 else 0.0 for i in range(depth)),
+        discriminator_filters=filters_for_depth(base_filters, 3),
+    )
+
+
+def network_depth(model: ModelConfig) -> int:
+    """Number of stride-2 downsamplings in the generator: inputs must be multiples of 2**depth."""
+    return len(model.generator_filters) - 1
 
 
 NETWORK_PRESETS: dict[str, ModelConfig] = {
@@ -146,7 +204,56 @@ PRESETS: dict[str, RunConfig] = {
     ),
 }
 
+# Settings that may change when a run is resumed; any other difference means another model.
+RESUMABLE_FIELDS = ("train.", "data.dataset_path", "data.augment", "data.cache", "data.demo_patches")
+# Overrides that are not fields but choose a whole network table.
+NETWORK_SHORTCUTS = ("network", "base_filters", "depth")
 
-def network_depth(model: ModelConfig) -> int:
-    """Number of stride-2 downsamplings in the generator: inputs must be multiples of 2**depth."""
-    return len(model.generator_filters) - 1
+
+def preset_for(dataset: str | None = None, image_size: int | None = None) -> RunConfig:
+    """The dataset's preset (the original's published settings); a folder trained below 128 px gets
+    the CIFAR-10 network, which suits small images."""
+    dataset = dataset or "demo"
+    config_rules.check_choice("data.dataset", dataset, DATASETS)
+    preset = PRESETS[dataset]
+    if dataset == "folder" and image_size and image_size < 128:
+        preset = dataclasses.replace(preset, model=NETWORK_PRESETS["cifar10"])
+    return preset
+
+
+def resolve(overrides: Mapping[str, Any] | None = None, base: RunConfig | None = None) -> RunConfig:
+    """`base` (default: the preset of the dataset the overrides name) with `overrides` applied, validated.
+
+    Args:
+        overrides: field names (`lr`, `image_size`, or `train.lr`) to values, typed or strings as a
+            command line gives them; plus `network` (a preset's tables), or `base_filters` and
+            `depth` (the general U-Net). None values are ignored.
+
+    Raises:
+        ConfigError: an unknown name, or a value of the wrong type or out of range; the message names
+            the field, its flag, and what is allowed.
+    """
+    typed = config_rules.coerce_overrides({k: v for k, v in (overrides or {}).items() if v is not None}, SECTIONS)
+    if base is None:
+        base = preset_for(typed.get("data.dataset"), typed.get("data.image_size"))
+    model = base.model
+    if "network" in typed:
+        config_rules.check_choice("network", typed["network"], tuple(NETWORK_PRESETS))
+        model = dataclasses.replace(NETWORK_PRESETS[typed["network"]], model=model.model)
+    if "base_filters" in typed or "depth" in typed:
+        width = typed.get("base_filters", model.generator_filters[0])
+        depth = typed.get("depth", network_depth(model))
+        config_rules.check_network_shortcuts(width, depth)
+        model = general_unet(width, depth, model.model)
+    sections = {"data": base.data, "model": model, "train": base.train}
+    for name in sections:
+        prefix = f"{name}."
+        fields = {key[len(prefix):]: value for key, value in typed.items() if key.startswith(prefix)}
+        sections[name] = dataclasses.replace(sections[name], **fields)
+    return RunConfig(**sections).validate()
+
+
+def incompatible_changes(saved: RunConfig, requested: RunConfig) -> list[str]:
+    """Fields that differ and would make a saved checkpoint belong to another model."""
+    old, new = saved.flat(), requested.flat()
+    return sorted(key for key in new if old.get(key) != new[key] and not key.startswith(RESUMABLE_FIELDS))

@@ -2,7 +2,10 @@
 
     python -m tfcolor.evaluate --run runs/gan --run runs/unet --dataset cifar10 --dataset-path DATA
 
-For every run and for the trivial "keep it gray" baseline (ab = 0): the seed's pixel accuracy at
+(`--run` is the short alias of `--checkpoints-path`, as in every command.) From Python:
+`evaluate([run, ...], output)`.
+
+For every run and for the trivial "keep it gray" baseline (ab = 0): the original code's pixel accuracy at
 `--acc-thresh` and over a sweep of thresholds, PSNR and SSIM on RGB, the AuC of the per-pixel ab
 error CDF (0..150), and the colourfulness of the outputs beside the ground truth's. Inference is
 deterministic and the images come in a fixed order, so the same inputs and weights give the same
@@ -19,8 +22,8 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from tfcolor import color, data, inference, metrics, report, runs
-from tfcolor.config import DATASETS, PRESETS
+from tfcolor import color, data, flags, inference, metrics, report, runs
+from tfcolor.config import DATASETS, PRESETS, ConfigError
 from tfcolor.gan import Colorizer
 
 ACCURACY_THRESHOLDS = tuple(range(21))
@@ -49,8 +52,8 @@ def _metrics(acc_thresh: float) -> dict[str, keras.metrics.Metric]:
     return found
 
 
-def evaluate(candidates: list[Candidate], images: tf.data.Dataset, acc_thresh: float = 2.0,
-             examples: int = 8) -> tuple[dict, dict[str, list]]:
+def score(candidates: list[Candidate], images: tf.data.Dataset, acc_thresh: float = 2.0,
+          examples: int = 8) -> tuple[dict, dict[str, list]]:
     """Stream `images` (float RGB batches) through every candidate.
 
     Returns (results, example columns): results as written to metrics.json; example columns map
@@ -102,12 +105,34 @@ def load_candidates(run_dirs: list[str]) -> tuple[list[Candidate], list]:
     return [*candidates, Candidate(GRAY_LABEL, "baseline")], configs
 
 
+def evaluate(run_dirs: list[str | Path], output: str | Path | None = None, dataset: str | None = None,
+             dataset_path: str | None = None, image_size: int | None = None, acc_thresh: float = 2.0,
+             max_images: int | None = None, batch_size: int = 32, examples: int = 8) -> dict:
+    """Score runs and the gray baseline on held-out photos; write the report under `output` when given.
+
+    The photos are the first run's held-out set unless `dataset`/`dataset_path` say otherwise, at the
+    first run's training size unless `image_size` does. Returns the results of metrics.json.
+
+    Raises:
+        RunError: a path is not a trained run. DatasetError: no usable image to evaluate on.
+    """
+    candidates, configs = load_candidates([str(r) for r in run_dirs])
+    first = configs[0].data if configs else PRESETS[dataset or "demo"].data
+    data_config = runs.held_out_data(first, dataset, dataset_path, image_size)
+    images, stats = data.evaluation_set(data_config, batch_size, max_images)
+    results, shown = score(candidates, images, acc_thresh, examples)
+    results.update(dataset=dataclasses.asdict(data_config), skipped=stats.as_dict(), runs=[str(r) for r in run_dirs])
+    if output is not None:
+        results["written"] = [str(p) for p in report.write_all(results, shown, Path(output))]
+    return results
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tfcolor.evaluate",
         description="Compare trained runs and the keep-it-gray baseline on held-out photos.",
     )
-    parser.add_argument("--run", action="append", default=[], help="a run directory; repeat to compare several")
+    flags.add_run_flag(parser, "a run directory; repeat to compare several", action="append", default=[])
     parser.add_argument("--dataset", choices=DATASETS, help="default: the first run's dataset")
     parser.add_argument("--dataset-path", help="default: the first run's dataset path")
     parser.add_argument("--image-size", type=int, help="evaluation size (default: the first run's training size)")
@@ -122,23 +147,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        candidates, configs = load_candidates(args.run)
-    except runs.RunError as error:
-        parser.error(str(error))
-    first = configs[0].data if configs else PRESETS[args.dataset or "demo"].data
-    data_config = runs.held_out_data(first, args.dataset, args.dataset_path, args.image_size)
     output = Path(args.output or f"evaluation-{datetime.datetime.now():%Y%m%d-%H%M%S}")
     try:
-        images, stats = data.evaluation_set(data_config, args.batch_size, args.max_images)
-        results, shown = evaluate(candidates, images, args.acc_thresh, args.examples)
+        results = evaluate(args.checkpoints_path, output, args.dataset, args.dataset_path, args.image_size,
+                           args.acc_thresh, args.max_images, args.batch_size, args.examples)
+    except (runs.RunError, ConfigError) as error:
+        parser.error(str(error))
     except data.DatasetError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    results.update(dataset=dataclasses.asdict(data_config), skipped=stats.as_dict(), runs=args.run)
     print(report.terminal_table(results))
-    written = report.write_all(results, shown, output)
-    print(f"Results: {', '.join(str(p) for p in written)}")
+    print(f"Results: {', '.join(results['written'])}")
     return 0
 
 

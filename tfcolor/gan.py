@@ -21,7 +21,7 @@ OUTPUT_SPACES = ("rgb", "lab")
 
 @keras.saving.register_keras_serializable(package="tfcolor")
 class FlooredExponentialDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """`lr * rate ** (batches / decay_steps)`, never below `floor` (the seed's decay).
+    """`lr * rate ** (batches / decay_steps)`, never below `floor` (the original code's decay).
 
     `updates_per_batch` converts the optimizer's own step count into training batches, so the
     generator (two updates a batch) and the discriminator (one) decay on the same clock.
@@ -49,7 +49,7 @@ class FlooredExponentialDecay(keras.optimizers.schedules.LearningRateSchedule):
 
 def make_optimizer(lr: float, beta1: float, decay: bool, decay_rate: float, decay_steps: int,
                    updates_per_batch: int = 1) -> keras.optimizers.Adam:
-    """Adam as the seed configures it (beta1 = 0 by default) with the floored exponential decay."""
+    """Adam as the original code configures it (beta1 = 0 by default) with the floored exponential decay."""
     schedule = FlooredExponentialDecay(lr, decay_steps, decay_rate, updates_per_batch=updates_per_batch) if decay else lr
     return keras.optimizers.Adam(learning_rate=schedule, beta_1=beta1)
 
@@ -61,7 +61,7 @@ class Colorizer(keras.Model):
     Args:
         generator: `(batch, H, W, 1)` -> `(batch, H, W, 2 or 3)`, H and W multiples of `size_multiple`.
         color_space: `lab` or `rgb`, the space the generator's outputs are in.
-        acc_thresh: threshold of the seed's pixel accuracy.
+        acc_thresh: threshold of the original code's pixel accuracy.
         output_space: what `call`/`predict` return: `rgb` (float [0, 1]) or `lab` (L 0..100, ab).
     """
 
@@ -161,9 +161,9 @@ class ColorizationGAN(Colorizer):
 
     Args:
         discriminator: PatchGAN on `concat(l_scaled, colour)` -> logits `(batch, h, w, 1)`.
-        l1_weight: lambda of the L1 term (the seed's 100).
+        l1_weight: lambda of the L1 term (the original code's 100).
         label_smoothing: one-sided, real label 0.9 instead of 1.
-        generator_updates: generator updates per discriminator update (the seed's 2).
+        generator_updates: generator updates per discriminator update (the original code's 2).
         Other arguments as for `Colorizer`.
 
     Example:
@@ -244,7 +244,12 @@ class ColorizationGAN(Colorizer):
 
 
 def build_colorizer(config: RunConfig, jit_compile: bool = False) -> Colorizer:
-    """The compiled model a run config describes (`gan` or the `unet` baseline)."""
+    """The compiled model a run config describes (`gan` or the `unet` baseline).
+
+    Raises:
+        ConfigError: the config is invalid (an unknown model name among others).
+    """
+    config.validate()
     train = config.train
     channels = color.output_channels(config.data.color_space)
     common = dict(
@@ -257,6 +262,7 @@ def build_colorizer(config: RunConfig, jit_compile: bool = False) -> Colorizer:
         model = UNetColorizer(generator, **common)
         model.compile(optimizer=make_optimizer(train.lr, train.beta1, **decay), jit_compile=jit_compile)
         return model
+    assert config.model.model == "gan", "validate() admits only the models built here"
     model = ColorizationGAN(
         generator, networks.discriminator_from_config(config.model, channels),
         l1_weight=train.l1_weight, label_smoothing=train.label_smoothing, **common,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from tfcolor import color
-from tfcolor.data import resize_shorter_side
+from tfcolor.images import resize_shorter_side
 from tfcolor.gan import Colorizer
 
 

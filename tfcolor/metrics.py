@@ -1,6 +1,6 @@
 """Colorization metrics as streaming Keras metrics; each takes `(lab_true, lab_pred)` `(batch, H, W, 3)`.
 
-- `PixelAccuracy`: the seed's metric, the share of pixels whose rounded L, a and b all lie within
+- `PixelAccuracy`: the original code's metric, the share of pixels whose rounded L, a and b all lie within
   `threshold`, `2.2 * threshold` and `2.2 * threshold` of the truth.
 - `PSNR`: peak signal-to-noise ratio of the RGB images (max value 1), averaged over images.
 - `ABErrorAUC`: area under the CDF of the per-pixel ab error for thresholds 0..150, normalised to
@@ -21,7 +21,7 @@ AUC_MAX_THRESHOLD = 150
 
 
 def pixel_matches(lab_true: tf.Tensor, lab_pred: tf.Tensor, threshold: float) -> tf.Tensor:
-    """Per-pixel 1.0/0.0: do the rounded L, a, b of the prediction lie within the seed's tolerances?"""
+    """Per-pixel 1.0/0.0: do the rounded L, a, b of the prediction lie within the original code's tolerances?"""
     diff = tf.abs(tf.round(tf.cast(lab_true, tf.float32)) - tf.round(tf.cast(lab_pred, tf.float32)))
     tolerance = tf.constant([1.0, AB_TOLERANCE_FACTOR, AB_TOLERANCE_FACTOR]) * threshold
     return tf.cast(tf.reduce_all(diff <= tolerance, axis=-1), tf.float32)
@@ -34,7 +34,7 @@ def ab_error(lab_true: tf.Tensor, lab_pred: tf.Tensor) -> tf.Tensor:
 
 @keras.saving.register_keras_serializable(package="tfcolor")
 class PixelAccuracy(keras.metrics.Mean):
-    """The seed's pixel accuracy at `threshold` (default 2, the seed's `--acc-thresh`)."""
+    """The original code's pixel accuracy at `threshold` (default 2, the original code's `--acc-thresh`)."""
 
     def __init__(self, threshold: float = 2.0, name: str = "accuracy", **kwargs):
         super().__init__(name=name, **kwargs)

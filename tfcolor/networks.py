@@ -1,4 +1,4 @@
-"""The seed's networks: a pix2pix U-Net generator and a PatchGAN discriminator (Keras functional).
+"""The original code's networks: a pix2pix U-Net generator and a PatchGAN discriminator (Keras functional).
 
 Both are fully convolutional (`(batch, height, width, channels)` with free height and width), so one
 set of weights serves 32x32 training patches and full-size photos; heights and widths must be
@@ -19,7 +19,7 @@ KERNEL_STDDEV = 0.02
 
 
 def _kernel_init() -> keras.initializers.Initializer:
-    """N(0, 0.02) kernels, as the seed's code and pix2pix: the tanh output starts near gray (ab = 0)."""
+    """N(0, 0.02) kernels, as the original (ImagingLab) code and pix2pix: the tanh output starts near gray (ab = 0)."""
     return keras.initializers.RandomNormal(0.0, KERNEL_STDDEV)
 
 
@@ -43,11 +43,11 @@ def build_generator(
     Args:
         filters: encoder filters; the first unit has stride 1, every later one stride 2. The decoder
             mirrors `filters[:-1]` in reverse, each transposed conv doubling the resolution.
-        dropout: one rate per decoder unit (0 for none); the seed drops 0.5 on the first two.
+        dropout: one rate per decoder unit (0 for none); the original code drops 0.5 on the first two.
         output_channels: 2 for Lab (ab) or 3 for RGB.
 
     Example:
-        >>> g = build_generator()  # the seed's CIFAR-10 U-Net
+        >>> g = build_generator()  # the original code's CIFAR-10 U-Net
         >>> g(tf.zeros((1, 32, 32, 1))).shape
         TensorShape([1, 32, 32, 2])
     """
@@ -81,7 +81,7 @@ def build_discriminator(
 ) -> keras.Model:
     """PatchGAN: L concatenated with colour `(batch, H, W, input_channels)` -> logits `(batch, h, w, 1)`.
 
-    One logit per patch; batch-norm on every unit but the first, as in the seed. For 32x32 inputs
+    One logit per patch; batch-norm on every unit but the first, as in the original code. For 32x32 inputs
     and the default table the output is 4x4 patches; for 256x256, 32x32.
     """
     inputs = keras.Input((None, None, input_channels), name="l_and_color")

@@ -5,12 +5,9 @@ import json
 import re
 from pathlib import Path
 
-import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # files only; no display needed
-import matplotlib.pyplot as plt  # noqa: E402
-
-from tfcolor import grids  # noqa: E402
+from tfcolor import grids
 
 COLUMNS = ("kind", "accuracy", "psnr", "ssim", "auc", "colorfulness")
 
@@ -45,7 +42,9 @@ def markdown_table(results: dict) -> str:
 
 
 def plot_accuracy(results: dict, path: Path) -> None:
-    figure, axes = plt.subplots(figsize=(6, 4), dpi=100)
+    # A bare Figure draws to files without pyplot, so the user's Matplotlib backend is left alone.
+    figure = Figure(figsize=(6, 4), dpi=100)
+    axes = figure.add_subplot()
     for label, values in results["candidates"].items():
         curve = sorted((float(t), v) for t, v in values["accuracy_by_threshold"].items())
         axes.plot([t for t, _ in curve], [100 * v for _, v in curve], label=label,
@@ -57,7 +56,6 @@ def plot_accuracy(results: dict, path: Path) -> None:
     axes.legend()
     figure.tight_layout()
     figure.savefig(path)
-    plt.close(figure)
 
 
 def slug(label: str) -> str:

@@ -1,38 +1,33 @@
 """`python -m tfcolor.train`: train the colorization GAN (or the U-Net baseline) and resume it.
 
-The seed's option names and defaults; each flag sets one `RunConfig` field. Re-running with the
-same `--checkpoints-path` resumes from the newest checkpoint (weights, optimizers and step).
+    python -m tfcolor.train --dataset cifar10 --dataset-path DATA --checkpoints-path runs/cifar10
+
+The original (ImagingLab) code's option names and defaults; each flag sets one `RunConfig` field.
+Re-running with the same `--checkpoints-path` resumes from the newest checkpoint (weights,
+optimizers and step). From Python: `train(config, run_dir)`, with a config from
+`tfcolor.config.resolve`.
 """
 from __future__ import annotations
 
 import math
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
-from tfcolor import callbacks, data, flags, gan, runs
-from tfcolor.config import RunConfig
+from tfcolor import callbacks, data, devices, flags, gan, runs
+from tfcolor.config import ConfigError, RunConfig, incompatible_changes
 
 
-def select_devices(gpu_ids: str | None) -> None:
-    if gpu_ids is None:
-        return
-    gpus = tf.config.list_physical_devices("GPU")
-    wanted = [int(i) for i in gpu_ids.split(",") if i.strip() and int(i) >= 0]
-    tf.config.set_visible_devices([gpus[i] for i in wanted if i < len(gpus)], "GPU")
-
-
-def use_xla(setting: str) -> bool:
-    if setting == "auto":
-        return bool(tf.config.list_physical_devices("GPU"))
-    return setting == "on"
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; the message names the last good checkpoint."""
 
 
 def _hparams(config: RunConfig) -> dict[str, object]:
-    flat = {key: value for key, value in flags.flatten(config).items() if value is not None}
+    flat = {key: value for key, value in config.flat().items() if value is not None}
     return {key: value if isinstance(value, (bool, int, float, str)) else str(value) for key, value in flat.items()}
 
 
@@ -45,17 +40,69 @@ def _sample_batch(pipelines: data.Pipelines, size: int) -> tuple[tf.Tensor, tf.T
     return None
 
 
-def train(config: RunConfig, run_dir: Path, report=print) -> int:
-    """Train (or resume) the run in `run_dir`; returns the CLI exit code (0 done, 1 failed)."""
+def _check_resumable(config: RunConfig, run_dir: Path) -> None:
+    if not (run_dir / runs.CONFIG_FILE).is_file():
+        return
+    changed = incompatible_changes(runs.load_config(run_dir), config)
+    if changed:
+        raise ConfigError(f"{run_dir} holds a run with a different {', '.join(changed)}; "
+                          f"use a new --checkpoints-path for a new model.")
+
+
+def _callbacks(config: RunConfig, run_dir: Path, pipelines: data.Pipelines, saver: callbacks.CheckpointSaver,
+               total_steps: int, report: Callable[[str], None]) -> list[keras.callbacks.Callback]:
+    settings = config.train
+    writer = tf.summary.create_file_writer(str(run_dir / runs.LOGS_DIR / "train"))
+    found = [
+        saver,
+        callbacks.StopAtStep(total_steps),
+        callbacks.BatchScalars(writer=writer, interval=settings.log_interval),
+        callbacks.HParamsSummary(writer=writer, hparams=_hparams(config), trial_id=run_dir.resolve().name),
+        callbacks.SkippedImages(writer=writer, stats=pipelines.stats, report=report),
+        keras.callbacks.TensorBoard(str(run_dir / runs.LOGS_DIR), update_freq="epoch", write_graph=False),
+    ]
+    samples = _sample_batch(pipelines, settings.sample_size) if settings.sample else None
+    if samples is not None:
+        found.append(callbacks.SampleGrids(writer=writer, samples=samples, interval=settings.sample_interval,
+                                           samples_dir=run_dir / runs.SAMPLES_DIR, color_space=config.data.color_space))
+    if settings.log:
+        found.append(keras.callbacks.CSVLogger(str(run_dir / runs.CSV_LOG_FILE), append=True))
+    return found
+
+
+def _fit(model: gan.Colorizer, fit: dict, step: int, steps_per_epoch: int, total_steps: int,
+         saver: callbacks.CheckpointSaver) -> None:
+    """Finish an interrupted epoch with the batches it had left, then run whole epochs to `total_steps`."""
+    epoch, done_in_epoch = divmod(step, steps_per_epoch)
+    if done_in_epoch:
+        model.fit(initial_epoch=epoch, epochs=epoch + 1,
+                  steps_per_epoch=min(steps_per_epoch - done_in_epoch, total_steps - step), **fit)
+        epoch += 1
+    if callbacks.trained_batches(model) < total_steps and saver.nan_step is None:
+        # StopAtStep ends the last epoch early when --max-steps falls inside it.
+        model.fit(initial_epoch=epoch, epochs=math.ceil(total_steps / steps_per_epoch),
+                  steps_per_epoch=steps_per_epoch, **fit)
+
+
+def train(config: RunConfig, run_dir: str | Path, report: Callable[[str], None] = print) -> str | None:
+    """Train (or resume) the run in `run_dir` until `config`'s epochs or max_steps; returns the newest checkpoint.
+
+    Raises:
+        ConfigError: `config` is invalid, or `run_dir` holds a run of another model.
+        DatasetError: the dataset is missing or holds no usable image.
+        TrainingDiverged: a loss became NaN or infinite (the newest checkpoint is the last good one).
+    """
+    config.validate()
+    run_dir = Path(run_dir)
+    _check_resumable(config, run_dir)
     keras.utils.set_random_seed(config.train.seed)
     settings = config.train
     pipelines = data.make_pipelines(config.data, settings.batch_size, settings.seed, validate=settings.validate)
     if not any(True for _ in pipelines.train.take(1)):
         counts = pipelines.stats.as_dict()
-        report(f"error: no usable training images ({counts['corrupt']} corrupt, {counts['grayscale']} "
-               f"grayscale of {counts['files']} read); check --dataset-path.")
-        return 1
-    model = gan.build_colorizer(config, jit_compile=use_xla(settings.jit_compile))
+        raise data.DatasetError(f"no usable training images ({counts['corrupt']} corrupt, {counts['grayscale']} "
+                                f"grayscale of {counts['files']} read); check --dataset-path.")
+    model = gan.build_colorizer(config, jit_compile=devices.use_xla(settings.jit_compile))
     run_dir.mkdir(parents=True, exist_ok=True)
     manager = runs.checkpoint_manager(model, run_dir)
     if manager.latest_checkpoint:
@@ -68,53 +115,25 @@ def train(config: RunConfig, run_dir: Path, report=print) -> int:
     if settings.max_steps:
         total_steps = min(total_steps, settings.max_steps)
     saver = callbacks.CheckpointSaver(manager, settings.save_interval, enabled=settings.save)
-    writer = tf.summary.create_file_writer(str(run_dir / runs.LOGS_DIR / "train"))
-    callback_list = [
-        saver,
-        callbacks.StopAtStep(total_steps),
-        callbacks.TensorBoardLogger(
-            writer, settings.log_interval,
-            _sample_batch(pipelines, settings.sample_size) if settings.sample else None,
-            settings.sample_interval, run_dir / runs.SAMPLES_DIR, config.data.color_space,
-            pipelines.stats, _hparams(config), report,
-        ),
-        keras.callbacks.TensorBoard(str(run_dir / runs.LOGS_DIR), update_freq="epoch", write_graph=False),
-    ]
-    if settings.log:
-        callback_list.append(keras.callbacks.CSVLogger(str(run_dir / runs.CSV_LOG_FILE), append=True))
-
+    fit = dict(
+        x=pipelines.train, validation_data=pipelines.validation, validation_freq=settings.validate_interval,
+        shuffle=False, callbacks=_callbacks(config, run_dir, pipelines, saver, total_steps, report),
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
     step = callbacks.trained_batches(model)
     if step >= total_steps:
         report(f"{run_dir} is already trained to step {step}; raise --epochs or --max-steps to train further.")
     else:
         report(f"Training {config.model.model} on {config.data.dataset}: {pipelines.train_examples} images, "
                f"{steps_per_epoch} batches of {settings.batch_size} per epoch, until step {total_steps}.")
-    fit = dict(
-        x=pipelines.train, validation_data=pipelines.validation, validation_freq=settings.validate_interval,
-        shuffle=False, callbacks=callback_list, verbose=1 if sys.stdout.isatty() else 2,
-    )
-    epoch, done_in_epoch = divmod(step, steps_per_epoch)
-    if step < total_steps and done_in_epoch:
-        # Finish the interrupted epoch with the batches it had left, then run whole epochs.
-        model.fit(initial_epoch=epoch, epochs=epoch + 1,
-                  steps_per_epoch=min(steps_per_epoch - done_in_epoch, total_steps - step), **fit)
-        epoch += 1
-    if callbacks.trained_batches(model) < total_steps and saver.nan_step is None:
-        # StopAtStep ends the last epoch early when --max-steps falls inside it.
-        model.fit(initial_epoch=epoch, epochs=math.ceil(total_steps / steps_per_epoch),
-                  steps_per_epoch=steps_per_epoch, **fit)
-    return _finish(run_dir, manager, saver, report)
-
-
-def _finish(run_dir: Path, manager, saver: callbacks.CheckpointSaver, report) -> int:
+        _fit(model, fit, step, steps_per_epoch, total_steps, saver)
     if saver.nan_step is not None:
-        report(f"error: a loss became NaN at step {saver.nan_step}; training stopped. "
-               f"Last good checkpoint: {manager.latest_checkpoint or 'none (none was saved before)'}.")
-        return 1
+        raise TrainingDiverged(f"a loss became NaN or infinite at step {saver.nan_step}; training stopped. "
+                               f"Last good checkpoint: {manager.latest_checkpoint or 'none (none was saved before)'}.")
     report(f"Checkpoints: {run_dir / runs.CHECKPOINTS_DIR} (latest {manager.latest_checkpoint})")
     report(f"Samples:     {run_dir / runs.SAMPLES_DIR}")
     report(f"TensorBoard: tensorboard --logdir {run_dir / runs.LOGS_DIR}")
-    return 0
+    return manager.latest_checkpoint
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,15 +142,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = flags.build_parser()
     args = parser.parse_args(argv)
     try:
-        config, run_dir = flags.resolve_config(args)
-    except (ValueError, runs.RunError) as error:
+        config, run_dir = flags.resolve_run(args)
+        devices.select_gpus(args.gpu_ids)
+        train(config, run_dir)
+    except (ConfigError, runs.RunError) as error:
         parser.error(str(error))
-    select_devices(args.gpu_ids)
-    try:
-        return train(config, run_dir)
-    except data.DatasetError as error:
+    except (data.DatasetError, TrainingDiverged) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    return 0
 
 
 if __name__ == "__main__":

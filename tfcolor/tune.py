@@ -20,13 +20,14 @@ import keras
 import keras_tuner
 import tensorflow as tf
 
-from tfcolor import data, gan
-from tfcolor.config import DATASETS, PRESETS, RunConfig, filters_for_depth, network_depth
+from tfcolor import data, flags, gan
+from tfcolor.config import ConfigError, RunConfig, general_unet, network_depth, resolve
 
 OBJECTIVES = {"accuracy": keras_tuner.Objective("val_accuracy", "max"), "l1": keras_tuner.Objective("val_l1", "min")}
 ALGORITHMS = ("hyperband", "random", "bayesian")
 BEST_CONFIG_FILE = "best_config.json"
 DEFAULT_WIDTHS = (16, 32, 64)
+DEFAULT_TRIAL_EPOCHS = 2
 
 
 class ColorizationHyperModel(keras_tuner.HyperModel):
@@ -38,15 +39,8 @@ class ColorizationHyperModel(keras_tuner.HyperModel):
         self.widths = tuple(widths)
 
     def config_for(self, hp: keras_tuner.HyperParameters) -> RunConfig:
-        depth = network_depth(self.base.model)
         width = hp.Choice("base_filters", list(self.widths))
         dropout = hp.Choice("dropout", [0.0, 0.5], default=0.5)
-        model = dataclasses.replace(
-            self.base.model, model="gan", network_preset="custom",
-            generator_filters=filters_for_depth(width, depth),
-            generator_dropout=tuple(dropout if i < 2 else 0.0 for i in range(depth)),
-            discriminator_filters=filters_for_depth(width, 3),
-        )
         train = dataclasses.replace(
             self.base.train,
             lr=hp.Float("lr", 1e-5, 1e-3, sampling="log", default=3e-4),
@@ -54,7 +48,8 @@ class ColorizationHyperModel(keras_tuner.HyperModel):
             beta1=hp.Choice("beta1", [0.0, 0.5], default=0.0),
             label_smoothing=hp.Boolean("label_smoothing", default=False),
         )
-        return RunConfig(data=self.base.data, model=model, train=train)
+        model = general_unet(width, network_depth(self.base.model), "gan", dropout)
+        return RunConfig(data=self.base.data, model=model, train=train).validate()
 
     def build(self, hp):
         config = self.config_for(hp)
@@ -77,60 +72,83 @@ def make_tuner(algorithm: str, hypermodel: ColorizationHyperModel, objective: st
     return tuner_class(hypermodel, max_trials=max_trials, max_consecutive_failed_trials=1, **common)
 
 
+def steps_per_trial_epoch(steps_per_epoch: int, epochs: int, max_steps: int | None) -> int:
+    """Batches in each epoch of a trial: whole epochs, or at most `max_steps` in all, split evenly
+    (`--max-steps` means total batches in every command)."""
+    if not max_steps:
+        return steps_per_epoch
+    return min(steps_per_epoch, max(1, max_steps // epochs))
+
+
+def search(base: RunConfig, directory: str | Path, algorithm: str = "bayesian", objective: str = "accuracy",
+           max_trials: int = 10, widths: tuple[int, ...] = DEFAULT_WIDTHS) -> tuple[RunConfig, keras_tuner.engine.trial.Trial]:
+    """Run (or resume) a search around `base`; each trial trains `base.train.epochs` epochs, at most
+    `base.train.max_steps` batches in all. Writes `DIR/best_config.json`; returns it and the best trial.
+
+    Raises:
+        DatasetError: the dataset is unusable or has no validation images to score trials on.
+    """
+    base.validate()
+    directory = Path(directory)
+    keras.utils.set_random_seed(base.train.seed)
+    pipelines = data.make_pipelines(base.data, base.train.batch_size, base.train.seed)
+    if pipelines.validation is None:
+        raise data.DatasetError("the search needs validation images to score trials.")
+    hypermodel = ColorizationHyperModel(base, tuple(widths))
+    epochs = base.train.epochs
+    tuner = make_tuner(algorithm, hypermodel, objective, max_trials, epochs, directory, base.train.seed)
+    steps = steps_per_trial_epoch(pipelines.steps_per_epoch, epochs, base.train.max_steps)
+    tuner.search(
+        pipelines.train, validation_data=pipelines.validation, epochs=epochs, steps_per_epoch=steps,
+        shuffle=False, verbose=2, callbacks=[keras.callbacks.TensorBoard(str(directory / "tensorboard"), write_graph=False)],
+    )
+    best = hypermodel.config_for(tuner.get_best_hyperparameters(1)[0])
+    (directory / BEST_CONFIG_FILE).write_text(best.to_json(), encoding="utf-8")
+    return best, tuner.oracle.get_best_trials(1)[0]
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tfcolor.tune", description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", choices=DATASETS, default="demo")
-    parser.add_argument("--dataset-path")
-    parser.add_argument("--image-size", type=int, help="default: the dataset preset's")
-    parser.add_argument("--demo-patches", type=int, help="training patches of the embedded data per epoch")
+    flags.add_config_flags(
+        parser, ("--dataset", "--dataset-path", "--image-size", "--demo-patches", "--batch-size", "--seed",
+                 "--epochs", "--max-steps"),
+        overrides={"--epochs": f"epochs per trial (hyperband: the maximum; default {DEFAULT_TRIAL_EPOCHS})",
+                   "--max-steps": "batches per trial in total, split evenly over its epochs (quick searches)",
+                   "--dataset": "dataset to search on (default: the embedded demo photos)"},
+    )
     parser.add_argument("--algorithm", choices=ALGORITHMS, default="bayesian")
     parser.add_argument("--objective", choices=sorted(OBJECTIVES), default="accuracy",
                         help="validation pixel accuracy (maximised) or L1 (minimised)")
-    parser.add_argument("--max-trials", type=int, default=10, help="trials to run (random, bayesian)")
-    parser.add_argument("--epochs", type=int, default=2, help="epochs per trial (hyperband: the maximum)")
-    parser.add_argument("--max-steps", type=int, help="cap on batches per epoch of each trial (quick searches)")
-    parser.add_argument("--batch-size", type=int, help="default: the dataset preset's")
-    parser.add_argument("--widths", type=int, nargs="+", default=list(DEFAULT_WIDTHS),
+    parser.add_argument("--max-trials", type=_positive_int, default=10, help="trials to run (random, bayesian)")
+    parser.add_argument("--widths", type=_positive_int, nargs="+", default=list(DEFAULT_WIDTHS),
                         help="generator base-filter choices")
     parser.add_argument("--directory", required=True, help="search folder: trials, TensorBoard logs, best_config.json")
-    parser.add_argument("--seed", type=int, default=100)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    preset = PRESETS[args.dataset]
-    data_overrides = {k: v for k, v in (("dataset_path", args.dataset_path), ("image_size", args.image_size),
-                                        ("demo_patches", args.demo_patches)) if v is not None}
-    base = dataclasses.replace(
-        preset,
-        data=dataclasses.replace(preset.data, **data_overrides),
-        train=dataclasses.replace(preset.train, batch_size=args.batch_size or preset.train.batch_size, seed=args.seed),
-    )
-    keras.utils.set_random_seed(args.seed)
+    overrides = {"epochs": DEFAULT_TRIAL_EPOCHS, **flags.config_overrides(args)}
     try:
-        pipelines = data.make_pipelines(base.data, base.train.batch_size, args.seed)
+        base = resolve(overrides)
+    except ConfigError as error:
+        parser.error(str(error))
+    directory = Path(args.directory)
+    try:
+        best, trial = search(base, directory, args.algorithm, args.objective, args.max_trials, tuple(args.widths))
     except data.DatasetError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    if pipelines.validation is None:
-        print("error: the search needs validation images to score trials.", file=sys.stderr)
-        return 1
-    directory = Path(args.directory)
-    hypermodel = ColorizationHyperModel(base, tuple(args.widths))
-    tuner = make_tuner(args.algorithm, hypermodel, args.objective, args.max_trials, args.epochs, directory, args.seed)
-    steps = min(pipelines.steps_per_epoch, args.max_steps or pipelines.steps_per_epoch)
-    tuner.search(
-        pipelines.train, validation_data=pipelines.validation, epochs=args.epochs, steps_per_epoch=steps,
-        shuffle=False, verbose=2, callbacks=[keras.callbacks.TensorBoard(str(directory / "tensorboard"), write_graph=False)],
-    )
-    best_hp = tuner.get_best_hyperparameters(1)[0]
-    best = hypermodel.config_for(best_hp)
-    best_trial = tuner.oracle.get_best_trials(1)[0]
-    (directory / BEST_CONFIG_FILE).write_text(best.to_json(), encoding="utf-8")
-    print(f"Best trial {best_trial.trial_id}: {OBJECTIVES[args.objective].name} = {best_trial.score:.4f} "
-          f"with {best_hp.values}")
+    print(f"Best trial {trial.trial_id}: {OBJECTIVES[args.objective].name} = {trial.score:.4f} "
+          f"with {trial.hyperparameters.values}")
     print(f"Best config: {directory / BEST_CONFIG_FILE} (train with: python -m tfcolor.train --config "
           f"{directory / BEST_CONFIG_FILE} --checkpoints-path runs/tuned)")
     print(f"TensorBoard (HParams tab): tensorboard --logdir {directory / 'tensorboard'}")

@@ -1,6 +1,6 @@
-"""`python -m tfcolor.turing`: the seed's visual Turing test, as a local web page.
+"""`python -m tfcolor.turing`: the original code's visual Turing test, as a local web page.
 
-    python -m tfcolor.turing --run RUN [--dataset ... --dataset-path ...] [--size 100] [--delay 2]
+    python -m tfcolor.turing --checkpoints-path RUN [--dataset ... --dataset-path ...] [--size 100] [--delay 2]
 
 Serves http://127.0.0.1:8000/ where a person sees a real and a colorized version of the same photo
 side by side (random order and sides) and clicks the one they believe is real. With `--delay N` a
@@ -17,8 +17,8 @@ import datetime
 import sys
 from pathlib import Path
 
-from tfcolor import data, runs
-from tfcolor.config import DATASETS
+from tfcolor import data, flags, runs
+from tfcolor.config import DATASETS, ConfigError
 from tfcolor.turing import page
 from tfcolor.turing.pairs import build_pairs
 from tfcolor.turing.server import TuringServer
@@ -27,7 +27,7 @@ from tfcolor.turing.store import SessionStore
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tfcolor.turing", description=__doc__.splitlines()[0])
-    parser.add_argument("--run", required=True, help="trained run whose colorizations are tested")
+    flags.add_run_flag(parser, "trained run whose colorizations are tested", required=True)
     parser.add_argument("--dataset", choices=DATASETS, help="photos to test on (default: the run's dataset)")
     parser.add_argument("--dataset-path", help="default: the run's dataset path")
     parser.add_argument("--size", "--turing-test-size", type=int, default=100, dest="size",
@@ -47,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.size <= 0 or args.delay < 0:
         parser.error("--size must be positive and --delay not negative")
     try:
-        config, model = runs.load_model(args.run)
-    except runs.RunError as error:
+        config, model = runs.load_model(args.checkpoints_path)
+    except (runs.RunError, ConfigError) as error:
         parser.error(str(error))
     data_config = runs.held_out_data(config.data, args.dataset, args.dataset_path)
     try:
@@ -67,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         target.write_text(page.render("static", delay, pairs), encoding="utf-8")
         print(f"Wrote a self-contained test of {len(pairs)} pairs to {target}; answers download as JSON at the end.")
         return 0
-    output = Path(args.output or f"turing-{Path(args.run).resolve().name}")
-    store = SessionStore(output, pairs, delay, str(args.run))
+    output = Path(args.output or f"turing-{Path(args.checkpoints_path).resolve().name}")
+    store = SessionStore(output, pairs, delay, str(args.checkpoints_path))
 
     def report(session_id: str, summary: dict) -> None:
         rate = "n/a" if summary["fooling_rate"] is None else f"{100 * summary['fooling_rate']:.1f}%"

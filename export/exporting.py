@@ -1,0 +1,45 @@
+"""Exporting a model or a trained run as a new SavedModel version, in one sequence every caller shares:
+clear leftovers of killed exports, pick the version, build the signatures, add warm-up requests,
+rename into place."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from export import signatures, versions, warmup
+from tfcolor import runs
+from tfcolor.gan import Colorizer
+
+
+def export_model(model: Colorizer, output: str | Path, model_size: int, version: int | None = None) -> Path:
+    """Write `model` as version `version` (default: the next one) under the base path `output`.
+
+    Raises:
+        FileExistsError: that version exists already (versions are never overwritten).
+        ValueError: `version` is not a positive integer.
+    """
+    if version is not None and version <= 0:
+        raise ValueError(f"--version must be a positive integer, got {version}")
+    base = Path(output)
+    versions.remove_stale_temporaries(base)
+    version = version or versions.next_version(base)
+    versions.check_free(base, version)  # before the slow part: tracing and writing the signatures
+    archive = signatures.build_archive(model, model_size)
+
+    def build(folder: Path) -> None:
+        archive.write_out(str(folder), verbose=False)
+        warmup.write_warmup(folder, base.name, model_size)
+
+    return versions.write_version(base, version, build)
+
+
+def export_run(run: str | Path, output: str | Path, version: int | None = None, image_size: int | None = None) -> Path:
+    """Export a run directory's newest checkpoint (or the named checkpoint) as a new version; returns its folder.
+
+    `image_size` is the resolution the model predicts at (default: its training size).
+
+    Raises:
+        RunError: `run` is not a trained run.
+        FileExistsError, ValueError: as `export_model`.
+    """
+    config, model = runs.load_model(run)
+    return export_model(model, output, image_size or config.data.image_size, version)

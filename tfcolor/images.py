@@ -1,0 +1,50 @@
+"""One photo's bytes to pixels: decoding any common format, resizing, telling grayscale from colour.
+
+Shared by the training pipelines (`tfcolor.data`), inference (`tfcolor.inference`) and the
+exported signatures (`export/`), so a photo is read the same way everywhere. Graph code only.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+
+from tfcolor import color
+
+# Channels that differ by no more than this (JPEG noise on a gray scan) still count as grayscale.
+GRAYSCALE_TOLERANCE = 1.5 / 255.0
+
+
+def decode_rgb(contents: tf.Tensor) -> tf.Tensor:
+    """Encoded image bytes -> float RGB `(H, W, 3)` in [0, 1].
+
+    Handles 8- and 16-bit, gray, gray+alpha, RGB, RGBA and palette images (alpha composited over
+    white, as viewers show it) and the first frame of a GIF. Raises on undecodable bytes.
+    """
+    # uint8 is the one dtype every decoder accepts (WebP refuses others); 16-bit PNGs are scaled down.
+    image = tf.image.convert_image_dtype(
+        tf.io.decode_image(contents, channels=0, dtype=tf.uint8, expand_animations=False), tf.float32
+    )
+    channels = tf.shape(image)[-1]
+    rgb = tf.cond(channels >= 3, lambda: image[..., :3], lambda: tf.tile(image[..., :1], [1, 1, 3]))
+    alpha = tf.cond(channels % 2 == 0, lambda: image[..., -1:], lambda: tf.ones_like(image[..., :1]))
+    rgb = rgb * alpha + (1.0 - alpha)
+    rgb.set_shape([None, None, 3])
+    return rgb
+
+
+def is_grayscale(rgb: tf.Tensor) -> tf.Tensor:
+    """True when the three channels of `(H, W, 3)` agree everywhere (up to JPEG rounding)."""
+    rgb = color.to_float_rgb(rgb)
+    spread = tf.reduce_max(rgb, axis=-1) - tf.reduce_min(rgb, axis=-1)
+    return tf.reduce_max(spread) <= GRAYSCALE_TOLERANCE
+
+
+def resize_shorter_side(rgb: tf.Tensor, size: int) -> tf.Tensor:
+    """Scale `(H, W, 3)` so its shorter side is `size` (no-op when it already is)."""
+    shape = tf.cast(tf.shape(rgb)[:2], tf.float32)
+    scale = size / tf.reduce_min(shape)
+    new_shape = tf.cast(tf.maximum(tf.round(shape * scale), size), tf.int32)
+    return tf.cond(
+        tf.reduce_all(new_shape == tf.shape(rgb)[:2]),
+        lambda: rgb,
+        lambda: tf.image.resize(rgb, new_shape, antialias=True),
+    )
