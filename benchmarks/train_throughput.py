@@ -1,66 +1,104 @@
-"""Images/s of `ColorizationGAN.train_step` (1 D + 2 G updates) with and without XLA.
+"""Training throughput of tfcolor against a peer, each configuration in a fresh process, alternated.
 
-    python benchmarks/train_throughput.py [--preset cifar10] [--batch-size 64] [--steps 10]
+    python benchmarks/train_throughput.py [--rounds 3] [--batch-size 64] [--steps 10]
 
-Random Lab-scaled data of the preset's size, so the figure is the model's cost alone (no input
-pipeline). The first step (tracing/compilation) is timed separately and excluded from images/s.
+The peer is `peer_pix2pix.py`, the original CIFAR-10 GAN ported as a user would from the TensorFlow
+pix2pix tutorial (one tf.function step: 1 D + 2 G updates, Adam). It runs in TensorFlow's default
+environment, and again with oneDNN off (`TF_ENABLE_ONEDNN_OPTS=0`, standing for the CPUs where
+TensorFlow leaves it off) and on. tfcolor runs as users train it: `ColorizationGAN` through
+`model.fit`, the cifar10 preset, in tfcolor's own environment (oneDNN on unless the user said
+otherwise), float32 and `--precision auto`, and with XLA. All on random Lab-scaled data, so the
+figures are the model's cost (the input pipeline has its own benchmark). Each configuration runs
+`--rounds` times in turn; the table shows medians, ratios against the peer, and the share of the
+step the training batches' quality metrics take. Prints a JSON line last.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import platform
-import time
+import statistics
+import subprocess
+import sys
 from pathlib import Path
 
-import keras
-import tensorflow as tf
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
 
-from tfcolor import gan
-from tfcolor.config import PRESETS
+import tfcolor  # noqa: E402,F401  (first: sets TensorFlow's runtime options before TensorFlow loads)
+from machine import cpu_description, peak_flops  # noqa: E402
 
-
-def measure(preset: str, batch_size: int, steps: int, jit_compile: bool) -> tuple[float, float]:
-    """(seconds of the first step, images/s over the next `steps` steps)."""
-    keras.utils.set_random_seed(0)
-    config = PRESETS[preset]
-    model = gan.build_colorizer(config, jit_compile=jit_compile)
-    size = config.data.image_size
-    batch = (
-        tf.random.uniform((batch_size, size, size, 1), -1.0, 1.0),
-        tf.random.uniform((batch_size, size, size, 2), -1.0, 1.0),
-    )
-    data = tf.data.Dataset.from_tensors(batch).repeat()
-    start = time.perf_counter()
-    model.fit(data, steps_per_epoch=1, epochs=1, verbose=0, shuffle=False)
-    first = time.perf_counter() - start
-    start = time.perf_counter()
-    model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
-    return first, steps * batch_size / (time.perf_counter() - start)
+PEER = [sys.executable, str(HERE / "peer_pix2pix.py")]
+OURS = [sys.executable, str(HERE / "tfcolor_step.py")]
 
 
-def cpu_name() -> str:
-    """The CPU model and core count, for the results table."""
-    model = platform.processor() or "CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
-        model = names[0] if names else model
-    return f"{model}, {os.cpu_count()} cores"
+def configurations(batch_size: int, steps: int) -> dict[str, tuple[list[str], dict[str, str | None]]]:
+    """Name -> (command, environment changes; None removes a variable)."""
+    size = ["--batch-size", str(batch_size), "--steps", str(steps)]
+    return {
+        "peer, default environment": ([*PEER, *size], {"TF_ENABLE_ONEDNN_OPTS": None}),
+        "peer, oneDNN off": ([*PEER, *size], {"TF_ENABLE_ONEDNN_OPTS": "0"}),
+        "peer, oneDNN on": ([*PEER, *size], {"TF_ENABLE_ONEDNN_OPTS": "1"}),
+        "tfcolor, float32": ([*OURS, *size, "--precision", "float32"], {"TF_ENABLE_ONEDNN_OPTS": None}),
+        "tfcolor, --precision auto": ([*OURS, *size, "--precision", "auto"], {"TF_ENABLE_ONEDNN_OPTS": None}),
+        "tfcolor, mixed_bfloat16": ([*OURS, *size, "--precision", "mixed_bfloat16"], {"TF_ENABLE_ONEDNN_OPTS": None}),
+        "tfcolor, float32, XLA": ([*OURS, *size, "--precision", "float32", "--jit-compile", "on"],
+                                  {"TF_ENABLE_ONEDNN_OPTS": None}),
+    }
+
+
+def run_one(command: list[str], changes: dict[str, str | None]) -> dict:
+    environment = dict(os.environ)
+    for key, value in changes.items():
+        if value is None:
+            environment.pop(key, None)
+        else:
+            environment[key] = value
+    result = subprocess.run(command, capture_output=True, text=True, env=environment, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="cifar10", choices=sorted(PRESETS))
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--only", nargs="+", help="configuration names to run (default: all)")
     args = parser.parse_args()
-    gpus = tf.config.list_physical_devices("GPU")
-    device = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU") if gpus else cpu_name()
-    print(f"device: {device} ({len(gpus)} GPU) | TF {tf.__version__} | preset {args.preset}, batch {args.batch_size}")
-    for jit_compile in (False, True):
-        first, rate = measure(args.preset, args.batch_size, args.steps, jit_compile)
-        print(f"jit_compile={jit_compile!s:5}  first step {first:6.1f} s  {rate:8.1f} images/s")
+    runs = configurations(args.batch_size, args.steps)
+    if args.only:
+        runs = {name: runs[name] for name in args.only}
+    found: dict[str, list[dict]] = {name: [] for name in runs}
+    for round_index in range(args.rounds):
+        for name, (command, changes) in runs.items():
+            found[name].append(run_one(command, changes))
+            print(f"round {round_index + 1}: {name}: {found[name][-1]['images_per_s']:.1f} images/s", file=sys.stderr)
+
+    print(f"device: {cpu_description()}\ncifar10 preset, batch {args.batch_size}, {args.steps} timed steps, "
+          f"median of {args.rounds} rounds")
+    rows = {}
+    for name, results in found.items():
+        rate = statistics.median(r["images_per_s"] for r in results)
+        rows[name] = {"images_per_s": rate, "all": [round(r["images_per_s"], 2) for r in results],
+                      **{k: v for k, v in results[0].items() if k not in ("images_per_s", "first_step_s")}}
+    for name, row in rows.items():
+        extra = ""
+        if row.get("gflop_per_image"):
+            achieved = row["gflop_per_image"] * row["images_per_s"]
+            peak = peak_flops(row.get("precision", "float32"))
+            extra = f"  {achieved:.0f} GFLOP/s = {achieved / peak['gflops']:.0%} of {peak['gflops']:.0f}"
+        onednn = f"oneDNN {'on' if row.get('onednn') else 'off'}"
+        print(f"{name:32s} {row['images_per_s']:7.1f} images/s  ({onednn}){extra}  rounds: {row['all']}")
+    ratios = {}
+    for ours in (n for n in rows if n.startswith("tfcolor")):
+        for peer in (n for n in rows if n.startswith("peer")):
+            ratios[f"{ours} / {peer}"] = rows[ours]["images_per_s"] / rows[peer]["images_per_s"]
+    for name, ratio in ratios.items():
+        print(f"{name:70s} {ratio:5.2f}x")
+    metric_shares = [r["metrics_share"] for r in found.get("tfcolor, float32", []) if "metrics_share" in r]
+    if metric_shares:
+        print(f"training-batch quality metrics: {statistics.median(metric_shares):.1%} of a float32 step")
+    print(json.dumps({"device": cpu_description(), "peak": peak_flops("float32"), "rows": rows, "ratios": ratios}))
 
 
 if __name__ == "__main__":

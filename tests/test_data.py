@@ -3,7 +3,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from tfcolor import data, images
+from tfcolor import color, data, images
 from tfcolor.config import DataConfig
 
 from conftest import photo_crops, save_image
@@ -146,3 +146,28 @@ def test_demo_dataset_has_separate_train_and_validation_patches():
     l_scaled, ab = next(iter(pipes.train))
     assert l_scaled.shape == (16, 32, 32, 1) and ab.shape == (16, 32, 32, 2)
     assert sum(len(batch[0]) for batch in pipes.validation) == 48
+
+
+def test_lab_on_whole_batches_equals_lab_image_by_image(cifar_dir):
+    # Before the vectorisation each image was converted to Lab on its own, then batched.
+    config = DataConfig(dataset="cifar10", dataset_path=str(cifar_dir))
+    source = data.cifar.load_split(cifar_dir, True)
+    per_image = data._fit_to_size(data._images(source, data.PipelineStats(), 5, 32), config, 5, training=True)
+    per_image = per_image.map(lambda rgb: color.encode(rgb, "lab")).batch(4, drop_remainder=True)
+    batched = data.training_batches(source, data.PipelineStats(), config, 4, seed=5)
+    for (l_expected, ab_expected), (l_scaled, ab_scaled) in zip(_take(per_image, 3), _take(batched, 3)):
+        np.testing.assert_allclose(l_scaled, l_expected, atol=1e-6)
+        np.testing.assert_allclose(ab_scaled, ab_expected, atol=1e-6)
+
+
+def test_big_jpegs_decode_at_the_smallest_scale_the_model_needs(tmp_path):
+    photo = np.asarray(tf.image.resize(photo_crops(1, size=200)[0], (400, 520)), np.uint8)
+    jpeg = save_image(tmp_path / "big.jpg", photo, quality=95).read_bytes()
+    assert images.decode_rgb(jpeg).shape == (400, 520, 3)
+    assert images.decode_rgb(jpeg, min_side=100).shape == (100, 130, 3)  # 1/4: 400 / 4 >= 100 > 400 / 8
+    assert images.decode_rgb(jpeg, min_side=150).shape == (200, 260, 3)
+    assert images.decode_rgb(jpeg, min_side=500).shape == (400, 520, 3)  # never smaller than asked
+    full = tf.image.resize(images.decode_rgb(jpeg), (100, 130), antialias=True)
+    assert float(tf.reduce_mean(tf.abs(full - images.decode_rgb(jpeg, min_side=100)))) < 0.02
+    png = save_image(tmp_path / "big.png", photo).read_bytes()
+    assert images.decode_rgb(png, min_side=100).shape == (400, 520, 3)  # other formats decode in full

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfcolor import color, gan, networks
+from tfcolor import color, gan, networks, optimizers
 from tfcolor.config import ModelConfig, RunConfig, TrainConfig
 
 from conftest import photo_crops
@@ -66,10 +66,10 @@ def test_discriminator_learning_rate_is_a_tenth_and_beta1_is_zero():
 
 
 def test_decay_counts_training_batches_and_has_a_floor():
-    schedule = gan.FlooredExponentialDecay(3e-4, decay_steps=100, decay_rate=0.1, updates_per_batch=2)
+    schedule = optimizers.FlooredExponentialDecay(3e-4, decay_steps=100, decay_rate=0.1, updates_per_batch=2)
     assert float(schedule(200)) == pytest.approx(3e-5)  # 200 generator updates = 100 batches
     assert float(schedule(10_000)) == pytest.approx(1e-6)
-    clone = gan.FlooredExponentialDecay.from_config(schedule.get_config())
+    clone = optimizers.FlooredExponentialDecay.from_config(schedule.get_config())
     assert float(clone(200)) == pytest.approx(3e-5)
 
 
@@ -120,3 +120,58 @@ def test_validation_l1_is_the_mean_over_images_when_the_set_length_is_unknown(ki
     per_image = tf.reduce_mean(tf.abs(model.generator(l_scaled, training=False) - ab_scaled), axis=[1, 2, 3])
     logs = model.evaluate(validation, return_dict=True, verbose=0)
     assert logs["l1"] == pytest.approx(float(tf.reduce_mean(per_image)), rel=1e-5)
+
+
+@pytest.mark.slow
+def test_float16_loss_scaling_skips_an_injected_inf_and_recovers():
+    model = gan.build_colorizer(tiny_config(), precision="mixed_float16")
+    assert isinstance(model.g_optimizer, keras.optimizers.LossScaleOptimizer)
+    assert model.generator.get_layer("encoder1_conv").compute_dtype == "float16"
+    assert model.generator.output.dtype == "float32" and model.discriminator.output.dtype == "float32"
+    batch = fixed_batch()
+    model.train_step(batch)
+
+    def weights():
+        return [v.numpy() for v in model.generator.trainable_variables + model.discriminator.trainable_variables]
+
+    # A loss scale of 2**100 is finite in float32 but overflows every float16 gradient to inf.
+    injected = 2.0**100
+    model.g_optimizer.dynamic_scale.assign(injected)
+    model.d_optimizer.dynamic_scale.assign(injected)
+    before = weights()
+    logs = model.train_step(batch)
+    assert np.isfinite(float(logs["g_loss"]))  # the losses themselves are fine; the gradients are not
+    for old, new in zip(before, weights()):
+        np.testing.assert_array_equal(old, new)  # every update of the step was skipped
+    assert float(model.g_optimizer.dynamic_scale) == injected / 4  # halved at each of the two G updates
+    assert float(model.d_optimizer.dynamic_scale) == injected / 2
+
+    for _ in range(60):  # halving each skipped update, the scale comes back down to where gradients fit
+        model.train_step(batch)
+        if any(not np.array_equal(old, new) for old, new in zip(before, weights())):
+            break
+    recovered = weights()
+    assert any(not np.array_equal(old, new) for old, new in zip(before, recovered)), "never recovered"
+    assert all(np.isfinite(v).all() for v in recovered)
+    assert float(model.g_optimizer.dynamic_scale) < 2.0**40
+
+
+def test_bfloat16_computes_in_bfloat16_and_keeps_float32_weights_and_outputs():
+    model = gan.build_colorizer(tiny_config(), precision="mixed_bfloat16")
+    assert model.generator.get_layer("encoder1_conv").compute_dtype == "bfloat16"
+    assert all(v.dtype == "float32" for v in model.generator.weights)
+    logs = model.train_step(fixed_batch())
+    assert np.isfinite(float(logs["g_loss"])) and model.generator(fixed_batch()[0]).dtype == tf.float32
+
+
+def test_fused_adam_matches_keras_adam():
+    keras.utils.set_random_seed(0)
+    variables = [keras.Variable(np.random.default_rng(i).normal(size=(3, 4)).astype("float32")) for i in range(2)]
+    twins = [keras.Variable(v.numpy()) for v in variables]
+    fused, plain = optimizers.FusedAdam(1e-2, beta_1=0.0), keras.optimizers.Adam(1e-2, beta_1=0.0)
+    for step in range(3):
+        gradients = [tf.constant(np.random.default_rng(10 + step).normal(size=(3, 4)).astype("float32")) for _ in variables]
+        fused.apply_gradients(zip(gradients, variables))
+        plain.apply_gradients(zip(gradients, twins))
+    for a, b in zip(variables, twins):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-7)

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
 
-from tfcolor import color, gan, grids
+from tfcolor import color, grids, optimizers
 from tfcolor.data import PipelineStats
 
 
@@ -95,7 +95,7 @@ class BatchScalars(keras.callbacks.Callback):
         step = trained_batches(self.model)
         if self.interval and step % self.interval == 0:
             with self.writer.as_default(step=step):
-                for name, value in {**(logs or {}), **gan.learning_rates(self.model)}.items():
+                for name, value in {**(logs or {}), **optimizers.learning_rates(self.model)}.items():
                     tf.summary.scalar(f"batch/{name}", float(value))
 
     def on_train_end(self, logs=None):

@@ -93,9 +93,12 @@ class RunConfig:
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
 
-    def validate(self) -> "RunConfig":
-        """Return self when every field is valid; raise `ConfigError` naming every bad field otherwise."""
-        config_rules.check(self, (*NETWORK_PRESETS, CUSTOM_NETWORK))
+    def validate(self, needs_dataset: bool = True) -> "RunConfig":
+        """Return self when every field is valid; raise `ConfigError` naming every bad field otherwise.
+
+        `needs_dataset=False` skips the one rule that only training needs (a dataset path for datasets
+        read from disk), for building a model from a preset alone."""
+        config_rules.check(self, (*NETWORK_PRESETS, CUSTOM_NETWORK), needs_dataset)
         return self
 
     def override(self, overrides: Mapping[str, Any]) -> "RunConfig":

@@ -197,7 +197,7 @@ def _rules(network_names: tuple[str, ...]) -> list[tuple[str, Callable[[Any], bo
     ]
 
 
-def _cross_field_problems(config) -> list[str]:
+def _cross_field_problems(config, needs_dataset: bool) -> list[str]:
     """Rules that tie fields together: sizes against the network's depth, tables against each other."""
     problems = []
     model, data = config.model, config.data
@@ -211,13 +211,13 @@ def _cross_field_problems(config) -> list[str]:
     if _positive_int(data.image_size) and depth > 0 and data.image_size % 2**depth:
         problems.append(f"{label('data.image_size')}: expected a multiple of 2**depth = {2**depth} "
                         f"(the generator halves the size {depth} times), got {data.image_size}")
-    if data.dataset in DATASETS and data.dataset != "demo" and not data.dataset_path:
+    if needs_dataset and data.dataset in DATASETS and data.dataset != "demo" and not data.dataset_path:
         problems.append(f"{label('data.dataset_path')}: expected the folder of the {data.dataset} dataset "
                         f"(--dataset {data.dataset} reads it from disk), got None")
     return problems
 
 
-def check(config, network_names: tuple[str, ...]) -> None:
+def check(config, network_names: tuple[str, ...], needs_dataset: bool = True) -> None:
     """Raise one `ConfigError` listing every invalid field of a `RunConfig`, or return."""
     problems = []
     for path, test, expected in _rules(network_names):
@@ -230,6 +230,6 @@ def check(config, network_names: tuple[str, ...]) -> None:
         if not valid:
             problems.append(str(invalid(path, expected, value)))
     if not problems:
-        problems = _cross_field_problems(config)
+        problems = _cross_field_problems(config, needs_dataset)
     if problems:
         raise ConfigError("; ".join(problems))

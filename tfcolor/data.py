@@ -95,14 +95,14 @@ def folder_files(root: str | Path) -> tuple[list[str], list[str]]:
     return [f for f in files if f not in validation_set], validation
 
 
-def _decoded_files(paths: list[str], stats: PipelineStats, seed: int | None) -> tf.data.Dataset:
+def _decoded_files(paths: list[str], stats: PipelineStats, seed: int | None, min_side: int | None) -> tf.data.Dataset:
     dataset = tf.data.Dataset.from_tensor_slices(tf.constant(paths, tf.string))
     if seed is not None:
         dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
 
     def read(path):
         stats.files.assign_add(1)
-        return decode_rgb(tf.io.read_file(path))
+        return decode_rgb(tf.io.read_file(path), min_side)
 
     def counted(rgb):
         stats.decoded.assign_add(1)
@@ -158,12 +158,23 @@ def _fit_to_size(dataset: tf.data.Dataset, config: DataConfig, seed: int | None,
     return dataset
 
 
+def _without_autotuning(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """tf.data's autotuning thread sleeps for a period that doubles (up to a minute) and is not woken
+    when an iterator is deleted, so every `fit` and every validation pass waited for it at its end
+    (a 3-batch fit took 5.1 s instead of 3.3). Off, AUTOTUNE parallelism means one call per core:
+    the same images/s on the benchmark's photos (benchmarks/RESULTS.md)."""
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
+
+
 def _to_model_batches(
     dataset: tf.data.Dataset, config: DataConfig, batch_size: int, seed: int | None, training: bool
 ) -> tf.data.Dataset:
-    dataset = _fit_to_size(dataset, config, seed, training)
+    dataset = _fit_to_size(dataset, config, seed, training).batch(batch_size, drop_remainder=training)
+    # Lab conversion on whole batches: one vectorised op per batch, not one small op per image.
     dataset = dataset.map(lambda rgb: color.encode(rgb, config.color_space), num_parallel_calls=AUTOTUNE)
-    return dataset.batch(batch_size, drop_remainder=training).prefetch(AUTOTUNE)
+    return _without_autotuning(dataset.prefetch(AUTOTUNE))
 
 
 def _sources(config: DataConfig, seed: int) -> tuple[list[str] | np.ndarray, list[str] | np.ndarray]:
@@ -185,10 +196,12 @@ def _sources(config: DataConfig, seed: int) -> tuple[list[str] | np.ndarray, lis
     return folder_files(config.dataset_path)
 
 
-def _images(source: list[str] | np.ndarray, stats: PipelineStats, shuffle_seed: int | None) -> tf.data.Dataset:
+def _images(source: list[str] | np.ndarray, stats: PipelineStats, shuffle_seed: int | None,
+            min_side: int) -> tf.data.Dataset:
+    """Float RGB images of a source, grayscale ones skipped; files decoded no larger than `min_side` needs."""
     if isinstance(source, np.ndarray):
         return _skip_grayscale(_array_images(source, stats, shuffle_seed), stats)
-    return _skip_grayscale(_decoded_files(source, stats, shuffle_seed), stats)
+    return _skip_grayscale(_decoded_files(source, stats, shuffle_seed, min_side), stats)
 
 
 def evaluation_set(config: DataConfig, batch_size: int, limit: int | None = None) -> tuple[tf.data.Dataset, PipelineStats]:
@@ -205,10 +218,18 @@ def evaluation_set(config: DataConfig, batch_size: int, limit: int | None = None
     if not len(source):
         raise DatasetError(f"{config.dataset} at {config.dataset_path}: no images to evaluate on.")
     stats = PipelineStats()
-    dataset = _fit_to_size(_images(source, stats, None), config, None, training=False)
+    dataset = _fit_to_size(_images(source, stats, None, config.image_size), config, None, training=False)
     if limit:
         dataset = dataset.take(limit)
-    return dataset.batch(batch_size).prefetch(AUTOTUNE), stats
+    return _without_autotuning(dataset.batch(batch_size).prefetch(AUTOTUNE)), stats
+
+
+def training_batches(source: list[str] | np.ndarray, stats: PipelineStats, config: DataConfig, batch_size: int,
+                     seed: int) -> tf.data.Dataset:
+    """The endless, shuffled and augmented `(l_scaled, color_scaled)` batches of a source (file paths or
+    uint8 images `(N, H, W, 3)`)."""
+    images = _images(source, stats, seed, config.image_size)
+    return _to_model_batches(images, config, batch_size, seed, training=True).repeat()
 
 
 def make_pipelines(config: DataConfig, batch_size: int, seed: int, validate: bool = True) -> Pipelines:
@@ -228,8 +249,9 @@ def make_pipelines(config: DataConfig, batch_size: int, seed: int, validate: boo
             f"fewer than one batch of {batch_size}."
         )
     stats = PipelineStats()
-    train = _to_model_batches(_images(train_source, stats, seed), config, batch_size, seed, training=True).repeat()
+    train = training_batches(train_source, stats, config, batch_size, seed)
     validation = None
     if validate and len(validation_source):
-        validation = _to_model_batches(_images(validation_source, stats, None), config, batch_size, None, training=False)
+        validation_images = _images(validation_source, stats, None, config.image_size)
+        validation = _to_model_batches(validation_images, config, batch_size, None, training=False)
     return Pipelines(train, validation, stats, len(train_source), len(train_source) // batch_size)

@@ -1,9 +1,12 @@
-"""Where and how a run executes: which GPUs, XLA or not.
+"""Where and how a run executes: which GPUs, XLA or not, which precision.
 
 Settings are resolved here from the config's words (`auto`, `on`, ...) and the machine, so the
 rest of the code receives plain decisions.
 """
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import tensorflow as tf
 
@@ -37,3 +40,36 @@ def use_xla(setting: str) -> bool:
     if setting == "auto":
         return bool(tf.config.list_physical_devices("GPU"))
     return setting == "on"
+
+
+def _cpu_flags() -> set[str]:
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.is_file():
+        return set()
+    for line in cpuinfo.read_text().splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def resolve_precision(setting: str) -> str:
+    """The Keras precision policy `--precision` names; `auto` picks what measured fastest.
+
+    - a GPU of compute capability 7.0 or newer (tensor cores): `mixed_float16`;
+    - a CPU with bfloat16 arithmetic (AMX or AVX512_BF16) and oneDNN on: `mixed_bfloat16`
+      (1.4x float32 on the AVX512_BF16 CPU of benchmarks/RESULTS.md);
+    - anything else: `float32`.
+    """
+    if setting != "auto":
+        return setting
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability") or (0, 0)
+        return "mixed_float16" if tuple(capability) >= (7, 0) else "float32"
+    bf16 = {"amx_bf16", "avx512_bf16"} & _cpu_flags()
+    return "mixed_bfloat16" if bf16 and onednn_enabled() else "float32"
+
+
+def onednn_enabled() -> bool:
+    """Whether TensorFlow runs its oneDNN CPU kernels (bfloat16 convolutions need them to be fast)."""
+    return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "") not in ("0", "false", "False")

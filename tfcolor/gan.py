@@ -5,6 +5,11 @@ for the `rgb` colour space). Losses and the update order live here and nowhere e
 
     each batch:  one discriminator update  (sigmoid cross-entropy: real -> 1 or 0.9, fake -> 0)
                  two generator updates     (-log D(x, G(x))  +  l1_weight * mean |G(x) - y|)
+
+The generator has not changed between the discriminator update and the first generator update, so
+that update reuses the discriminator's G(x) (same forward pass, gradient taken through the updated
+discriminator) instead of computing it again: the same algorithm, one generator forward pass less
+per batch. Losses and colour maths are float32 whatever the mixed-precision policy of the layers.
 """
 from __future__ import annotations
 
@@ -12,46 +17,12 @@ import keras
 import tensorflow as tf
 
 from tfcolor import color, networks
+from tfcolor.optimizers import make_optimizer
 from tfcolor.config import RunConfig, network_depth
 from tfcolor.metrics import ABErrorAUC, PixelAccuracy, PSNR
 
 SMOOTHED_REAL_LABEL = 0.9
 OUTPUT_SPACES = ("rgb", "lab")
-
-
-@keras.saving.register_keras_serializable(package="tfcolor")
-class FlooredExponentialDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """`lr * rate ** (batches / decay_steps)`, never below `floor` (the original code's decay).
-
-    `updates_per_batch` converts the optimizer's own step count into training batches, so the
-    generator (two updates a batch) and the discriminator (one) decay on the same clock.
-    """
-
-    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
-                 floor: float = 1e-6, updates_per_batch: int = 1):
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_steps = int(decay_steps)
-        self.decay_rate = float(decay_rate)
-        self.floor = float(floor)
-        self.updates_per_batch = int(updates_per_batch)
-
-    def __call__(self, step):
-        batches = tf.cast(step, tf.float32) / self.updates_per_batch
-        decayed = self.initial_learning_rate * tf.pow(self.decay_rate, batches / self.decay_steps)
-        return tf.maximum(decayed, self.floor)
-
-    def get_config(self):
-        return {
-            "initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate, "floor": self.floor, "updates_per_batch": self.updates_per_batch,
-        }
-
-
-def make_optimizer(lr: float, beta1: float, decay: bool, decay_rate: float, decay_steps: int,
-                   updates_per_batch: int = 1) -> keras.optimizers.Adam:
-    """Adam as the original code configures it (beta1 = 0 by default) with the floored exponential decay."""
-    schedule = FlooredExponentialDecay(lr, decay_steps, decay_rate, updates_per_batch=updates_per_batch) if decay else lr
-    return keras.optimizers.Adam(learning_rate=schedule, beta_1=beta1)
 
 
 @keras.saving.register_keras_serializable(package="tfcolor")
@@ -148,8 +119,8 @@ class UNetColorizer(Colorizer):
         with tf.GradientTape() as tape:
             color_pred = self.generator(l_scaled, training=True)
             loss = tf.reduce_mean(tf.abs(color_pred - color_true))
-        gradients = tape.gradient(loss, self.generator.trainable_variables)
-        self.g_optimizer.apply_gradients(zip(gradients, self.generator.trainable_variables))
+            scaled_loss = self.g_optimizer.scale_loss(loss)
+        descend(self.g_optimizer, tape, scaled_loss, self.generator)
         self.trained_batches.assign_add(1)
         self.update_quality(l_scaled, color_true, color_pred)
         return {m.name: m.result() for m in self.metrics}
@@ -202,30 +173,47 @@ class ColorizationGAN(Colorizer):
     def discriminate(self, l_scaled, color_channels, training=True):
         return self.discriminator(tf.concat([l_scaled, color_channels], axis=-1), training=training)
 
+    def discriminator_losses(self, l_scaled, color_true, color_fake):
+        """(d_real, d_fake): real pairs -> the real label (1, or 0.9 smoothed), generated pairs -> 0."""
+        real_logits = self.discriminate(l_scaled, color_true)
+        fake_logits = self.discriminate(l_scaled, color_fake)
+        d_real = self.cross_entropy(tf.fill(tf.shape(real_logits), self.real_label), real_logits)
+        d_fake = self.cross_entropy(tf.zeros_like(fake_logits), fake_logits)
+        return d_real, d_fake
+
+    def generator_losses(self, l_scaled, color_true, color_fake):
+        """(g_gan, g_l1): the non-saturating -log D(x, G(x)) and mean |G(x) - y|."""
+        fake_logits = self.discriminate(l_scaled, color_fake)
+        g_gan = self.cross_entropy(tf.ones_like(fake_logits), fake_logits)
+        g_l1 = tf.reduce_mean(tf.abs(color_fake - color_true))
+        return g_gan, g_l1
+
     def train_step(self, data):
         l_scaled, color_true = data
-
-        # 1) Discriminator: real pairs -> real label, generated pairs -> 0.
-        with tf.GradientTape() as tape:
+        with tf.GradientTape() as g_tape:
             color_fake = self.generator(l_scaled, training=True)
-            real_logits = self.discriminate(l_scaled, color_true)
-            fake_logits = self.discriminate(l_scaled, color_fake)
-            d_real = self.cross_entropy(tf.fill(tf.shape(real_logits), self.real_label), real_logits)
-            d_fake = self.cross_entropy(tf.zeros_like(fake_logits), fake_logits)
-            d_loss = d_real + d_fake
-        d_gradients = tape.gradient(d_loss, self.discriminator.trainable_variables)
-        self.d_optimizer.apply_gradients(zip(d_gradients, self.discriminator.trainable_variables))
 
-        # 2) Generator, `generator_updates` times: non-saturating GAN loss + l1_weight * L1.
-        for _ in range(self.generator_updates):
-            with tf.GradientTape() as tape:
+            # 1) Discriminator: real pairs -> real label, generated pairs -> 0 (on a tape of its own).
+            with g_tape.stop_recording(), tf.GradientTape() as d_tape:
+                d_real, d_fake = self.discriminator_losses(l_scaled, color_true, color_fake)
+                d_loss = d_real + d_fake
+                scaled_d_loss = self.d_optimizer.scale_loss(d_loss)
+            descend(self.d_optimizer, d_tape, scaled_d_loss, self.discriminator)
+
+            # 2) Generator, first update: the same G(x), judged by the updated discriminator.
+            g_gan, g_l1 = self.generator_losses(l_scaled, color_true, color_fake)
+            g_loss = g_gan + self.l1_weight * g_l1
+            scaled_g_loss = self.g_optimizer.scale_loss(g_loss)
+        descend(self.g_optimizer, g_tape, scaled_g_loss, self.generator)
+
+        # 2) Generator, the other `generator_updates - 1` updates: non-saturating GAN loss + l1_weight * L1.
+        for _ in range(self.generator_updates - 1):
+            with tf.GradientTape() as g_tape:
                 color_fake = self.generator(l_scaled, training=True)
-                fake_logits = self.discriminate(l_scaled, color_fake)
-                g_gan = self.cross_entropy(tf.ones_like(fake_logits), fake_logits)
-                g_l1 = tf.reduce_mean(tf.abs(color_fake - color_true))
+                g_gan, g_l1 = self.generator_losses(l_scaled, color_true, color_fake)
                 g_loss = g_gan + self.l1_weight * g_l1
-            g_gradients = tape.gradient(g_loss, self.generator.trainable_variables)
-            self.g_optimizer.apply_gradients(zip(g_gradients, self.generator.trainable_variables))
+                scaled_g_loss = self.g_optimizer.scale_loss(g_loss)
+            descend(self.g_optimizer, g_tape, scaled_g_loss, self.generator)
 
         self.trained_batches.assign_add(1)
         for name, value in (("d_loss", d_loss), ("d_real", d_real), ("d_fake", d_fake),
@@ -243,28 +231,44 @@ class ColorizationGAN(Colorizer):
         }
 
 
-def build_colorizer(config: RunConfig, jit_compile: bool = False) -> Colorizer:
+def descend(optimizer: keras.optimizers.Optimizer, tape: tf.GradientTape, scaled_loss: tf.Tensor,
+            network: keras.Model) -> None:
+    """One optimizer step on `network`'s weights from a loss already passed through `optimizer.scale_loss`
+    (the identity without loss scaling; the loss-scale optimizer divides the gradients back)."""
+    variables = network.trainable_variables
+    optimizer.apply_gradients(zip(tape.gradient(scaled_loss, variables), variables))
+
+
+def build_colorizer(config: RunConfig, jit_compile: bool = False, precision: str = "float32") -> Colorizer:
     """The compiled model a run config describes (`gan` or the `unet` baseline).
+
+    Args:
+        precision: `float32`, or a Keras mixed-precision policy (`mixed_float16`, which adds dynamic
+            loss scaling, or `mixed_bfloat16`) for every layer but the float32 outputs. Weights are
+            float32 under all of them, so a checkpoint restores into a model of any precision.
+            Inference (colorize, evaluate, export) builds float32 models.
 
     Raises:
         ConfigError: the config is invalid (an unknown model name among others).
     """
-    config.validate()
+    config.validate(needs_dataset=False)
     train = config.train
     channels = color.output_channels(config.data.color_space)
     common = dict(
         color_space=config.data.color_space, acc_thresh=train.acc_thresh,
         size_multiple=2 ** network_depth(config.model),
     )
-    generator = networks.generator_from_config(config.model, channels)
-    decay = dict(decay=train.lr_decay, decay_rate=train.lr_decay_rate, decay_steps=train.lr_decay_steps)
+    layer_dtype = None if precision == "float32" else precision
+    generator = networks.generator_from_config(config.model, channels, layer_dtype)
+    decay = dict(decay=train.lr_decay, decay_rate=train.lr_decay_rate, decay_steps=train.lr_decay_steps,
+                 loss_scaling=precision == "mixed_float16")
     if config.model.model == "unet":
         model = UNetColorizer(generator, **common)
         model.compile(optimizer=make_optimizer(train.lr, train.beta1, **decay), jit_compile=jit_compile)
         return model
     assert config.model.model == "gan", "validate() admits only the models built here"
     model = ColorizationGAN(
-        generator, networks.discriminator_from_config(config.model, channels),
+        generator, networks.discriminator_from_config(config.model, channels, layer_dtype),
         l1_weight=train.l1_weight, label_smoothing=train.label_smoothing, **common,
     )
     model.compile(
@@ -273,9 +277,3 @@ def build_colorizer(config: RunConfig, jit_compile: bool = False) -> Colorizer:
         jit_compile=jit_compile,
     )
     return model
-
-
-def learning_rates(model: Colorizer) -> dict[str, float]:
-    """Current learning rate of each optimizer, for logging."""
-    optimizers = {"g_lr": getattr(model, "g_optimizer", None), "d_lr": getattr(model, "d_optimizer", None)}
-    return {name: float(opt.learning_rate) for name, opt in optimizers.items() if opt is not None}

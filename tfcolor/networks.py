@@ -23,12 +23,13 @@ def _kernel_init() -> keras.initializers.Initializer:
     return keras.initializers.RandomNormal(0.0, KERNEL_STDDEV)
 
 
-def _encoder_unit(x: keras.KerasTensor, filters: int, strides: int, batch_norm: bool, name: str) -> keras.KerasTensor:
+def _encoder_unit(x: keras.KerasTensor, filters: int, strides: int, batch_norm: bool, name: str,
+                  dtype: str | None) -> keras.KerasTensor:
     x = keras.layers.Conv2D(filters, KERNEL_SIZE, strides, padding="same", kernel_initializer=_kernel_init(),
-                            name=f"{name}_conv")(x)
+                            name=f"{name}_conv", dtype=dtype)(x)
     if batch_norm:
-        x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
-    return keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"{name}_lrelu")(x)
+        x = keras.layers.BatchNormalization(name=f"{name}_bn", dtype=dtype)(x)
+    return keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"{name}_lrelu", dtype=dtype)(x)
 
 
 def build_generator(
@@ -37,6 +38,7 @@ def build_generator(
     output_channels: int = 2,
     input_channels: int = 1,
     name: str = "generator",
+    dtype: str | None = None,
 ) -> keras.Model:
     """U-Net: `(batch, H, W, input_channels)` in [-1, 1] -> `(batch, H, W, output_channels)` in [-1, 1].
 
@@ -45,6 +47,8 @@ def build_generator(
             mirrors `filters[:-1]` in reverse, each transposed conv doubling the resolution.
         dropout: one rate per decoder unit (0 for none); the original code drops 0.5 on the first two.
         output_channels: 2 for Lab (ab) or 3 for RGB.
+        dtype: a Keras dtype policy for every layer but the last (e.g. `mixed_bfloat16`); the `tanh`
+            output stays float32 whatever it is, so losses and colour maths see float32.
 
     Example:
         >>> g = build_generator()  # the original code's CIFAR-10 U-Net
@@ -58,18 +62,18 @@ def build_generator(
     x = inputs
     skips = []
     for index, unit_filters in enumerate(filters):
-        x = _encoder_unit(x, unit_filters, 1 if index == 0 else 2, batch_norm=True, name=f"encoder{index}")
+        x = _encoder_unit(x, unit_filters, 1 if index == 0 else 2, batch_norm=True, name=f"encoder{index}", dtype=dtype)
         skips.append(x)
     for index, (unit_filters, rate) in enumerate(zip(decoder_filters, dropout)):
         x = keras.layers.Conv2DTranspose(unit_filters, KERNEL_SIZE, 2, padding="same", kernel_initializer=_kernel_init(),
-                                         name=f"decoder{index}_deconv")(x)
-        x = keras.layers.BatchNormalization(name=f"decoder{index}_bn")(x)
-        x = keras.layers.ReLU(name=f"decoder{index}_relu")(x)
+                                         name=f"decoder{index}_deconv", dtype=dtype)(x)
+        x = keras.layers.BatchNormalization(name=f"decoder{index}_bn", dtype=dtype)(x)
+        x = keras.layers.ReLU(name=f"decoder{index}_relu", dtype=dtype)(x)
         if rate:
-            x = keras.layers.Dropout(rate, name=f"decoder{index}_dropout")(x)
-        x = keras.layers.Concatenate(name=f"decoder{index}_skip")([skips[-index - 2], x])
+            x = keras.layers.Dropout(rate, name=f"decoder{index}_dropout", dtype=dtype)(x)
+        x = keras.layers.Concatenate(name=f"decoder{index}_skip", dtype=dtype)([skips[-index - 2], x])
     outputs = keras.layers.Conv2D(output_channels, 1, activation="tanh", kernel_initializer=_kernel_init(),
-                                  name="output")(x)
+                                  name="output", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -78,27 +82,30 @@ def build_discriminator(
     strides: Sequence[int] = (2, 2, 2, 1),
     input_channels: int = 3,
     name: str = "discriminator",
+    dtype: str | None = None,
 ) -> keras.Model:
     """PatchGAN: L concatenated with colour `(batch, H, W, input_channels)` -> logits `(batch, h, w, 1)`.
 
     One logit per patch; batch-norm on every unit but the first, as in the original code. For 32x32 inputs
-    and the default table the output is 4x4 patches; for 256x256, 32x32.
+    and the default table the output is 4x4 patches; for 256x256, 32x32. The logits are float32
+    whatever the `dtype` policy of the other layers.
     """
     inputs = keras.Input((None, None, input_channels), name="l_and_color")
     x = inputs
     for index, (unit_filters, unit_strides) in enumerate(zip(filters, strides, strict=True)):
-        x = _encoder_unit(x, unit_filters, unit_strides, batch_norm=index > 0, name=f"unit{index}")
+        x = _encoder_unit(x, unit_filters, unit_strides, batch_norm=index > 0, name=f"unit{index}", dtype=dtype)
     logits = keras.layers.Conv2D(1, KERNEL_SIZE, 1, padding="same", kernel_initializer=_kernel_init(),
-                                 name="patch_logits")(x)
+                                 name="patch_logits", dtype="float32")(x)
     return keras.Model(inputs, logits, name=name)
 
 
-def generator_from_config(model: ModelConfig, output_channels: int) -> keras.Model:
-    return build_generator(model.generator_filters, model.generator_dropout, output_channels)
+def generator_from_config(model: ModelConfig, output_channels: int, dtype: str | None = None) -> keras.Model:
+    return build_generator(model.generator_filters, model.generator_dropout, output_channels, dtype=dtype)
 
 
-def discriminator_from_config(model: ModelConfig, output_channels: int) -> keras.Model:
-    return build_discriminator(model.discriminator_filters, model.discriminator_strides, 1 + output_channels)
+def discriminator_from_config(model: ModelConfig, output_channels: int, dtype: str | None = None) -> keras.Model:
+    return build_discriminator(model.discriminator_filters, model.discriminator_strides, 1 + output_channels,
+                               dtype=dtype)
 
 
 def pad_to_multiple(images: tf.Tensor, multiple: int) -> tf.Tensor:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from tfcolor import gan
+from tfcolor import gan, optimizers
 from tfcolor.config import DataConfig, RunConfig
 
 CONFIG_FILE = "config.json"
@@ -28,9 +28,17 @@ class RunError(ValueError):
 
 
 def checkpoint_for(model: gan.Colorizer) -> tf.train.Checkpoint:
-    """Everything training state needs: both networks, their optimizers and the step counter."""
-    optimizers = {name: getattr(model, name) for name in ("g_optimizer", "d_optimizer") if hasattr(model, name)}
-    return tf.train.Checkpoint(model=model, **optimizers)
+    """Everything training state needs: both networks, their optimizers and the step counter.
+
+    Named explicitly rather than through the Keras model's own attributes, so the layout stays the
+    same whatever wraps the optimizers (loss scaling under mixed_float16): a run resumes under any
+    precision, and checkpoints of earlier versions (`model/generator/...`) still restore.
+    """
+    networks = {name: getattr(model, name) for name in ("generator", "discriminator") if hasattr(model, name)}
+    tracked = {name: optimizers.checkpointed(getattr(model, name))
+               for name in ("g_optimizer", "d_optimizer") if hasattr(model, name)}
+    state = tf.train.Checkpoint(trained_batches=model.trained_batches, **networks)
+    return tf.train.Checkpoint(model=state, **tracked)
 
 
 def checkpoint_manager(model: gan.Colorizer, run_dir: str | Path) -> tf.train.CheckpointManager:

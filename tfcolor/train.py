@@ -102,7 +102,8 @@ def train(config: RunConfig, run_dir: str | Path, report: Callable[[str], None] 
         counts = pipelines.stats.as_dict()
         raise data.DatasetError(f"no usable training images ({counts['corrupt']} corrupt, {counts['grayscale']} "
                                 f"grayscale of {counts['files']} read); check --dataset-path.")
-    model = gan.build_colorizer(config, jit_compile=devices.use_xla(settings.jit_compile))
+    precision = devices.resolve_precision(settings.precision)
+    model = gan.build_colorizer(config, jit_compile=devices.use_xla(settings.jit_compile), precision=precision)
     run_dir.mkdir(parents=True, exist_ok=True)
     manager = runs.checkpoint_manager(model, run_dir)
     if manager.latest_checkpoint:
@@ -125,7 +126,8 @@ def train(config: RunConfig, run_dir: str | Path, report: Callable[[str], None] 
         report(f"{run_dir} is already trained to step {step}; raise --epochs or --max-steps to train further.")
     else:
         report(f"Training {config.model.model} on {config.data.dataset}: {pipelines.train_examples} images, "
-               f"{steps_per_epoch} batches of {settings.batch_size} per epoch, until step {total_steps}.")
+               f"{steps_per_epoch} batches of {settings.batch_size} per epoch, until step {total_steps} "
+               f"({precision}{', XLA' if devices.use_xla(settings.jit_compile) else ''}).")
         _fit(model, fit, step, steps_per_epoch, total_steps, saver)
     if saver.nan_step is not None:
         raise TrainingDiverged(f"a loss became NaN or infinite at step {saver.nan_step}; training stopped. "
