@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_RUN ?= runs/demo
 
-.PHONY: demo test test-fast bench clean
+.PHONY: demo test test-fast bench bench-quality clean
 
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,12 @@ test-fast: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/pipeline_throughput.py
 	$(PY) benchmarks/serving_latency.py
+
+# GAN and U-Net against keeping it gray, on real photos never trained on (../shared/photos by default).
+bench-quality: $(VENV)/.installed
+	$(PY) benchmarks/quality.py $(QUALITY_ARGS)
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

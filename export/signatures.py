@@ -24,7 +24,7 @@ def _to_uint8(rgb: tf.Tensor) -> tf.Tensor:
 def build_archive(model: Colorizer, model_size: int) -> keras.export.ExportArchive:
     """An ExportArchive holding the model's weights and the three signatures above."""
     archive = keras.export.ExportArchive()
-    archive.track(model.generator)  # the only weights inference uses
+    archive.track(model.inference_generator)  # the only weights inference uses (the moving average, if kept)
 
     def colorize_one(rgb: tf.Tensor) -> tf.Tensor:
         return _to_uint8(inference.colorize_rgb(model, rgb, model_size))

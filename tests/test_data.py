@@ -171,3 +171,38 @@ def test_big_jpegs_decode_at_the_smallest_scale_the_model_needs(tmp_path):
     assert float(tf.reduce_mean(tf.abs(full - images.decode_rgb(jpeg, min_side=100)))) < 0.02
     png = save_image(tmp_path / "big.png", photo).read_bytes()
     assert images.decode_rgb(png, min_side=100).shape == (400, 520, 3)  # other formats decode in full
+
+
+def test_crops_at_small_scales_keep_detail_that_whole_photo_thumbnails_average_away():
+    checker = np.kron((np.indices((64, 64)).sum(axis=0) % 2), np.ones((4, 4)))  # 256 x 256, 4-px squares
+    rgb = tf.constant(np.repeat(checker[..., None], 3, axis=-1), tf.float32)
+    seed = tf.constant([1, 2], tf.int64)
+    whole = images.random_square_crop(rgb, 32, (1.0, 1.0), seed)
+    detail = images.random_square_crop(rgb, 32, (0.125, 0.125), seed)
+    assert whole.shape == detail.shape == (32, 32, 3)
+    assert float(tf.math.reduce_std(whole)) < 0.1 and float(tf.math.reduce_std(detail)) > 0.45
+    mixed = [images.random_square_crop(rgb, 32, (0.125, 1.0), tf.constant([s, 0], tf.int64)) for s in range(12)]
+    spreads = [float(tf.math.reduce_std(crop)) for crop in mixed]
+    assert min(spreads) < 0.3 < max(spreads)  # a range of scales, not one
+
+
+def test_patch_sampling_is_reproducible_from_the_seed(tmp_path):
+    for index in range(6):
+        save_image(tmp_path / "photos" / f"{index}.jpg", photo_crops(1, size=160, seed=index)[0], quality=95)
+    config = DataConfig(dataset="folder", dataset_path=str(tmp_path / "photos"), image_size=32, crop_scale=(0.25, 1.0))
+    assert data.largest_needed_side(config) == 128
+    first = _take(data.make_pipelines(config, 3, seed=11, validate=False).train, 3)
+    again = _take(data.make_pipelines(config, 3, seed=11, validate=False).train, 3)
+    other = _take(data.make_pipelines(config, 3, seed=12, validate=False).train, 3)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a[1], b[1])
+    assert any(not np.array_equal(a[1], b[1]) for a, b in zip(first, other))
+
+
+def test_demo_patches_take_the_crop_scale_and_keep_fixed_validation_patches():
+    default = data.make_pipelines(DataConfig(dataset="demo", demo_patches=32), 16, seed=0)
+    zoomed = data.make_pipelines(DataConfig(dataset="demo", demo_patches=32, crop_scale=(0.5, 1.0)), 16, seed=0)
+    assert data.crop_scale(DataConfig(dataset="demo")) == (1 / 6, 1 / 6)
+    for (a, _), (b, _) in zip(default.validation, zoomed.validation):
+        np.testing.assert_array_equal(a, b)  # every run validates on the same held-back patches
+    assert not np.array_equal(next(iter(default.train))[0], next(iter(zoomed.train))[0])

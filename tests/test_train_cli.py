@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfcolor import runs, train
+import export
+from tfcolor import colorize, gan, inference, runs, train
 
-from conftest import TINY_TRAIN_ARGS
+from conftest import TINY_TRAIN_ARGS, photo_crops, save_image
 
 pytestmark = pytest.mark.slow
 TINY = [*TINY_TRAIN_ARGS, "--log-interval", "1"]
@@ -44,7 +45,8 @@ def test_training_writes_checkpoints_samples_tensorboard_and_config(tmp_path, ca
     assert latest_step(run_dir) == 10
     assert sorted(p.name for p in (run_dir / "samples").glob("*.png")) == ["step_0000005.png", "step_0000010.png"]
     grid = tf.io.decode_png((run_dir / "samples" / "step_0000010.png").read_bytes()).numpy()
-    assert grid.shape == (8 * 32, 3 * 32, 3)
+    assert grid.shape == (8 * 128, 3 * 128, 3)  # 32-px cells enlarged 4x (nearest neighbour) to be seen
+    np.testing.assert_array_equal(grid[:128:4, :128:4], grid[1:128:4, 1:128:4])  # whole blocks, not blurred
     config = json.loads((run_dir / "config.json").read_text())
     assert config["model"]["generator_filters"] == [8, 16, 32] and config["train"]["max_steps"] == 10
     tags = event_tags(run_dir / "logs")
@@ -176,3 +178,46 @@ def test_every_precision_trains_two_steps_and_resumes_under_the_next(tmp_path, c
     assert int(model.trained_batches.numpy()) == 8
     # Two generator updates a batch, carried across precisions; float16 loss scaling may skip a few.
     assert 12 <= int(model.g_optimizer.iterations.numpy()) <= 16
+
+
+def test_moving_average_is_what_colorize_and_export_use_and_survives_resuming(tmp_path):
+    run_dir = tmp_path / "run"
+    assert train.main([*TINY, "--checkpoints-path", str(run_dir), "--max-steps", "3", "--ema-decay", "0.9",
+                       "--lr", "0.002", "--sample", "0"]) == 0
+    _, model = runs.load_model(run_dir)
+    assert model.inference_generator is model.ema_generator
+    average = [w.numpy() for w in model.ema_generator.weights]
+    assert any(not np.allclose(a, w.numpy()) for a, w in zip(average, model.generator.weights))
+
+    l_scaled = tf.random.uniform((1, 32, 48, 1), -1, 1, seed=3)
+    from_average = model.predict_color(l_scaled).numpy()
+    from_weights = gan.Colorizer(model.generator, size_multiple=model.size_multiple).predict_color(l_scaled).numpy()
+    gap = np.abs(from_average - from_weights).max()
+    assert gap > 1e-4
+    version = export.export_run(run_dir, tmp_path / "models" / "tfcolor")
+    exported = tf.saved_model.load(str(version)).signatures["colorize_lab"](l_scaled=l_scaled)["ab_scaled"].numpy()
+    assert np.abs(exported - from_average).max() < gap / 100  # the average's colours, not the weights
+
+    photo = photo_crops(1, size=48)[0]
+    save_image(tmp_path / "in" / "photo.png", photo)
+    colorize.colorize_paths(run_dir, tmp_path / "in", tmp_path / "out")
+    written = tf.io.decode_png((tmp_path / "out" / "photo.png").read_bytes()).numpy()
+    expected = tf.image.convert_image_dtype(inference.colorize_rgb(model, photo, 32), tf.uint8, saturate=True).numpy()
+    np.testing.assert_array_equal(written, expected)
+
+    # Resuming restores the average as saved (it is not restarted from the weights), then keeps moving it.
+    resumed = runs.load_model(run_dir)[1]
+    for saved, restored in zip(average, resumed.ema_generator.weights):
+        np.testing.assert_array_equal(saved, restored.numpy())
+    assert train.main(["--checkpoints-path", str(run_dir), "--max-steps", "5"]) == 0
+    _, further = runs.load_model(run_dir)
+    assert int(further.trained_batches.numpy()) == 5 and further.ema_decay == 0.9
+    assert any(not np.array_equal(a, w.numpy()) for a, w in zip(average, further.ema_generator.weights))
+
+
+def test_a_run_without_an_average_resumes_with_one_started_from_its_weights(tmp_path):
+    run_dir = tmp_path / "run"
+    assert train.main([*TINY, "--checkpoints-path", str(run_dir), "--max-steps", "2", "--sample", "0"]) == 0
+    assert train.main(["--checkpoints-path", str(run_dir), "--max-steps", "3", "--ema-decay", "0.99"]) == 0
+    _, model = runs.load_model(run_dir)
+    assert model.ema_generator is not None and int(model.trained_batches.numpy()) == 3

@@ -166,6 +166,9 @@ def _rules(network_names: tuple[str, ...]) -> list[tuple[str, Callable[[Any], bo
         ("data.image_size", *positive),
         ("data.color_space", lambda v: v in COLOR_SPACES, "one of " + ", ".join(COLOR_SPACES)),
         ("data.demo_patches", *positive),
+        ("data.crop_scale", lambda v: v is None or (len(v) == 2 and all(map(_number_in(0.0, 1.0, low_open=True), v))
+                                                    and v[0] <= v[1]),
+         "two fractions MIN,MAX with 0 < MIN <= MAX <= 1"),
         ("model.model", lambda v: v in MODELS, "one of " + ", ".join(MODELS)),
         ("model.network_preset", lambda v: v in network_names, "one of " + ", ".join(network_names)),
         ("model.generator_filters", lambda v: len(v) >= 2 and all(map(_positive_int, v)),
@@ -187,6 +190,7 @@ def _rules(network_names: tuple[str, ...]) -> list[tuple[str, Callable[[Any], bo
         ("train.beta1", _number_in(0.0, 1.0, high_open=True), "a number in [0, 1)"),
         ("train.l1_weight", _number_in(0.0, math.inf, high_open=True), "a non-negative number"),
         ("train.acc_thresh", _number_in(0.0, math.inf, low_open=True, high_open=True), "a positive number"),
+        ("train.ema_decay", _number_in(0.0, 1.0, high_open=True), "a number in [0, 1) (0: no moving average)"),
         ("train.jit_compile", lambda v: v in JIT_SETTINGS, "one of " + ", ".join(JIT_SETTINGS)),
         ("train.precision", lambda v: v in PRECISIONS, "one of " + ", ".join(PRECISIONS)),
         ("train.save_interval", *non_negative),

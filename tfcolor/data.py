@@ -14,13 +14,14 @@ files are skipped too. Both are counted in `PipelineStats`, which training repor
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
 from tfcolor import cifar, color, demo_data
-from tfcolor.images import decode_rgb, is_grayscale, resize_shorter_side
+from tfcolor.images import decode_rgb, is_grayscale, random_square_crop, resize_shorter_side
 from tfcolor.config import DATASETS, DataConfig
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
@@ -133,19 +134,45 @@ def _skip_grayscale(dataset: tf.data.Dataset, stats: PipelineStats) -> tf.data.D
     return dataset.filter(keep)
 
 
+def crop_scale(config: DataConfig) -> tuple[float, float]:
+    """The training crop's side as a fraction of a photo's shorter side, drawn per image from this range:
+    `--crop-scale`, else the dataset's default (the whole square for datasets of files and arrays, as
+    the original code; the demo's fixed patch scale for the embedded photos)."""
+    if config.crop_scale is not None:
+        return tuple(config.crop_scale)
+    return demo_data.DEFAULT_CROP_SCALE if config.dataset == "demo" else (1.0, 1.0)
+
+
+def _pipeline_crop_scale(config: DataConfig) -> tuple[float, float]:
+    """The scales cut in the pipeline: the demo's patches come cut at theirs (`demo_data.patches`)."""
+    return (1.0, 1.0) if config.dataset == "demo" else crop_scale(config)
+
+
+def largest_needed_side(config: DataConfig) -> int:
+    """The shorter side a training photo needs so its smallest crop still has `image_size` pixels."""
+    return math.ceil(config.image_size / _pipeline_crop_scale(config)[0])
+
+
 def _fit_to_size(dataset: tf.data.Dataset, config: DataConfig, seed: int | None, training: bool) -> tf.data.Dataset:
-    """Float RGB images -> `(size, size, 3)`: shorter side scaled, then a random (training) or centred crop."""
+    """Float RGB images -> `(size, size, 3)`.
+
+    Training: the photo is scaled down to the largest size its crops need (and cached there with
+    `--cache`), then a random square at a random scale (`crop_scale`) is cut and scaled to `size`,
+    and flipped at random with `--augment`. Validation: shorter side scaled to `size`, centre crop.
+    """
     size = config.image_size
-    dataset = dataset.map(lambda rgb: resize_shorter_side(rgb, size), num_parallel_calls=AUTOTUNE)
+    working_side = largest_needed_side(config) if training else size
+    dataset = dataset.map(lambda rgb: resize_shorter_side(rgb, working_side), num_parallel_calls=AUTOTUNE)
     if config.cache:
         dataset = dataset.cache()
     if training:
         # One stateless seed pair per image: crops and flips are reproducible from --seed.
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         dataset = tf.data.Dataset.zip(dataset, seeds)
+        scale = _pipeline_crop_scale(config)
 
         def augment(rgb, pair):
-            rgb = tf.image.stateless_random_crop(rgb, [size, size, 3], seed=pair)
+            rgb = random_square_crop(rgb, size, scale, pair)
             if config.augment:
                 rgb = tf.image.stateless_random_flip_left_right(rgb, seed=pair[::-1])
             return rgb
@@ -181,7 +208,7 @@ def _sources(config: DataConfig, seed: int) -> tuple[list[str] | np.ndarray, lis
     if config.dataset not in DATASETS:
         raise DatasetError(f"Unknown dataset {config.dataset!r}; expected one of {DATASETS}.")
     if config.dataset == "demo":
-        return demo_data.patches(config.image_size, config.demo_patches, seed)
+        return demo_data.patches(config.image_size, config.demo_patches, seed, crop_scale(config))
     if not config.dataset_path:
         raise DatasetError(f"--dataset {config.dataset} needs --dataset-path.")
     if not Path(config.dataset_path).exists():
@@ -228,7 +255,7 @@ def training_batches(source: list[str] | np.ndarray, stats: PipelineStats, confi
                      seed: int) -> tf.data.Dataset:
     """The endless, shuffled and augmented `(l_scaled, color_scaled)` batches of a source (file paths or
     uint8 images `(N, H, W, 3)`)."""
-    images = _images(source, stats, seed, config.image_size)
+    images = _images(source, stats, seed, largest_needed_side(config))
     return _to_model_batches(images, config, batch_size, seed, training=True).repeat()
 
 

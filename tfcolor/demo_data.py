@@ -24,6 +24,8 @@ import tensorflow as tf
 PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "hubble_deep_field.jpg")
 TRAIN_FRACTION = 0.75
 PHOTO_SCALE = 6
+# Patches of exactly the model size from regions PHOTO_SCALE times larger: a sixth of the shorter side.
+DEFAULT_CROP_SCALE = (1.0 / PHOTO_SCALE, 1.0 / PHOTO_SCALE)
 VALIDATION_PATCHES_PER_PHOTO = 8
 
 
@@ -52,31 +54,43 @@ def _scaled(photo: np.ndarray, image_size: int) -> np.ndarray:
     return tf.cast(tf.round(tf.image.resize(photo, size, antialias=True)), tf.uint8).numpy()
 
 
-def _random_patches(regions: list[np.ndarray], count: int, size: int, rng: np.random.Generator) -> np.ndarray:
+def _random_patches(regions: list[np.ndarray], count: int, size: int, rng: np.random.Generator,
+                    scale: tuple[float, float]) -> np.ndarray:
+    """`count` squares cut from random regions, each side a random fraction in `scale` of its region's
+    shorter side (at least `size`), scaled to `size` x `size`."""
     patches = np.empty((count, size, size, 3), np.uint8)
     for index in range(count):
         region = regions[rng.integers(len(regions))]
-        top = rng.integers(region.shape[0] - size + 1)
-        left = rng.integers(region.shape[1] - size + 1)
-        patches[index] = region[top : top + size, left : left + size]
+        shorter = min(region.shape[:2])
+        fraction = scale[0] if scale[0] == scale[1] else rng.uniform(*scale)  # one scale: the same draws as ever
+        side = int(np.clip(round(fraction * shorter), min(size, shorter), shorter))
+        top = rng.integers(region.shape[0] - side + 1)
+        left = rng.integers(region.shape[1] - side + 1)
+        square = region[top : top + side, left : left + side]
+        if side != size:
+            square = tf.cast(tf.round(tf.image.resize(square, (size, size), antialias=True)), tf.uint8).numpy()
+        patches[index] = square
     return patches
 
 
-def patches(image_size: int, train_count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def patches(image_size: int, train_count: int, seed: int,
+            scale: tuple[float, float] = DEFAULT_CROP_SCALE) -> tuple[np.ndarray, np.ndarray]:
     """(train patches `(train_count, s, s, 3)`, validation patches `(6 * 8, s, s, 3)`) uint8.
 
-    Validation patches come only from the held-back strips, with a fixed seed so every run
-    validates on the same patches.
+    Training patches are cut from the left parts, scaled so their shorter side is `PHOTO_SCALE` x the
+    model size, with sides a random fraction in `scale` of that. Validation patches come only from the
+    held-back strips, always at the default scale and with a fixed seed, so every run validates on
+    the same patches.
     """
     train_regions, validation_regions = [], []
     for path in photo_paths():
         train_part, held_back = _split(_read_rgb(path))
         train_regions.append(_scaled(train_part, image_size))
         validation_regions.append(_scaled(held_back, image_size))
-    train = _random_patches(train_regions, train_count, image_size, np.random.default_rng(seed))
+    train = _random_patches(train_regions, train_count, image_size, np.random.default_rng(seed), scale)
     validation = _random_patches(
         validation_regions, VALIDATION_PATCHES_PER_PHOTO * len(validation_regions), image_size,
-        np.random.default_rng(0),
+        np.random.default_rng(0), DEFAULT_CROP_SCALE,
     )
     return train, validation
 

@@ -46,7 +46,12 @@ CONFIG_FLAGS: dict[str, tuple[str, str | None]] = {
     "--label-smoothing": ("one-sided label smoothing (real label 0.9)", _BOOL),
     "--cache": ("cache decoded images in memory after the first epoch", _BOOL),
     "--demo-patches": ("training patches cut from the embedded photos per epoch", "N"),
+    "--crop-scale": ("training crops: side as a fraction of each photo's shorter side, drawn per image from "
+                     "MIN,MAX and scaled to --image-size (default: the dataset's; 1,1 is the original's whole "
+                     "square)", "MIN,MAX"),
     "--acc-thresh": ("pixel accuracy threshold (L within t, a and b within 2.2 t)", "T"),
+    "--ema-decay": ("keep an exponential moving average of the generator's weights with this decay and use "
+                    "it to validate, sample, colorize and export (0: off)", "DECAY"),
     "--jit-compile": ("XLA: auto = on with a GPU, off on CPU (measured slower there)",
                       _choices(config_rules.JIT_SETTINGS)),
     "--precision": ("float32 or Keras mixed precision; auto = mixed_float16 on GPUs that gain from it, "

@@ -34,10 +34,13 @@ class Colorizer(keras.Model):
         color_space: `lab` or `rgb`, the space the generator's outputs are in.
         acc_thresh: threshold of the original code's pixel accuracy.
         output_space: what `call`/`predict` return: `rgb` (float [0, 1]) or `lab` (L 0..100, ab).
+        ema_decay: when above 0, `ema_generator` keeps an exponential moving average of the
+            generator's weights (batch-norm statistics included), updated after every batch; it is
+            the `inference_generator` that validates, samples, colorizes and is exported.
     """
 
     def __init__(self, generator: keras.Model, color_space: str = "lab", acc_thresh: float = 2.0,
-                 size_multiple: int = 16, output_space: str = "rgb", **kwargs):
+                 size_multiple: int = 16, output_space: str = "rgb", ema_decay: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         color.check_color_space(color_space)
         if output_space not in OUTPUT_SPACES:
@@ -53,6 +56,28 @@ class Colorizer(keras.Model):
         self.psnr_metric = PSNR(name="psnr")
         self.auc_metric = ABErrorAUC(name="auc")
         self.l1_tracker = keras.metrics.Mean(name="l1")
+        self.ema_decay = float(ema_decay)
+        self.ema_generator = None
+        if self.ema_decay:
+            self.ema_generator = keras.models.clone_model(generator)
+            for average, weight in zip(self.ema_generator.weights, generator.weights, strict=True):
+                average.assign(weight)
+
+    @property
+    def inference_generator(self) -> keras.Model:
+        """The generator that colorizes: the moving average of the weights when there is one."""
+        return self.generator if self.ema_generator is None else self.ema_generator
+
+    def update_ema(self) -> None:
+        """Move the average towards the current weights. Early on the decay is lower, (1 + t) / (10 + t)
+        at batch t as in tf.train.ExponentialMovingAverage, so a short run's average is not its start."""
+        if self.ema_generator is None:
+            return
+        batches = tf.cast(self.trained_batches, tf.float32)
+        decay = tf.minimum(self.ema_decay, (1.0 + batches) / (10.0 + batches))
+        for average, weight in zip(self.ema_generator.weights, self.generator.weights):
+            if keras.backend.is_float_dtype(weight.dtype):  # not the dropout layers' seed states
+                average.assign(decay * average + (1.0 - decay) * weight)
 
     @property
     def quality_metrics(self) -> list[keras.metrics.Metric]:
@@ -62,7 +87,7 @@ class Colorizer(keras.Model):
         """Generator output for any H, W: pads to `size_multiple`, predicts, crops back."""
         height, width = tf.shape(l_scaled)[1], tf.shape(l_scaled)[2]
         padded = networks.pad_to_multiple(l_scaled, self.size_multiple)
-        return networks.crop_to(self.generator(padded, training=training), height, width)
+        return networks.crop_to(self.inference_generator(padded, training=training), height, width)
 
     def call(self, l_scaled, training=False):
         """`l_scaled` `(batch, H, W, 1)` -> colorized `(batch, H, W, 3)` in `output_space`."""
@@ -82,14 +107,14 @@ class Colorizer(keras.Model):
 
     def test_step(self, data):
         l_scaled, color_true = data
-        self.update_quality(l_scaled, color_true, self.generator(l_scaled, training=False))
+        self.update_quality(l_scaled, color_true, self.inference_generator(l_scaled, training=False))
         return {m.name: m.result() for m in self.quality_metrics}
 
     def get_config(self):
         return {
             "generator": keras.saving.serialize_keras_object(self.generator),
             "color_space": self.color_space, "acc_thresh": self.acc_thresh,
-            "size_multiple": self.size_multiple, "output_space": self.output_space,
+            "size_multiple": self.size_multiple, "output_space": self.output_space, "ema_decay": self.ema_decay,
         }
 
     @classmethod
@@ -122,6 +147,7 @@ class UNetColorizer(Colorizer):
             scaled_loss = self.g_optimizer.scale_loss(loss)
         descend(self.g_optimizer, tape, scaled_loss, self.generator)
         self.trained_batches.assign_add(1)
+        self.update_ema()
         self.update_quality(l_scaled, color_true, color_pred)
         return {m.name: m.result() for m in self.metrics}
 
@@ -216,6 +242,7 @@ class ColorizationGAN(Colorizer):
             descend(self.g_optimizer, g_tape, scaled_g_loss, self.generator)
 
         self.trained_batches.assign_add(1)
+        self.update_ema()
         for name, value in (("d_loss", d_loss), ("d_real", d_real), ("d_fake", d_fake),
                             ("g_loss", g_loss), ("g_gan", g_gan), ("g_l1", g_l1)):
             self.loss_trackers[name].update_state(value)
@@ -256,7 +283,7 @@ def build_colorizer(config: RunConfig, jit_compile: bool = False, precision: str
     channels = color.output_channels(config.data.color_space)
     common = dict(
         color_space=config.data.color_space, acc_thresh=train.acc_thresh,
-        size_multiple=2 ** network_depth(config.model),
+        size_multiple=2 ** network_depth(config.model), ema_decay=train.ema_decay,
     )
     layer_dtype = None if precision == "float32" else precision
     generator = networks.generator_from_config(config.model, channels, layer_dtype)

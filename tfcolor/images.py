@@ -75,3 +75,23 @@ def resize_shorter_side(rgb: tf.Tensor, size: int) -> tf.Tensor:
         lambda: rgb,
         lambda: tf.image.resize(rgb, new_shape, antialias=True),
     )
+
+
+def random_square_crop(rgb: tf.Tensor, size: int, scale: tuple[float, float], seed: tf.Tensor) -> tf.Tensor:
+    """A square of `(H, W, 3)` at a random place, its side a random fraction in `scale` of the shorter
+    side (never below `size` where the image allows), scaled to `(size, size, 3)`.
+
+    `scale=(1, 1)` is the original code's crop: the largest square, at a random offset along the
+    longer side. Smaller fractions cut patches at every scale from the full-resolution photo.
+    `seed` is a stateless seed pair, so crops are reproducible from the run's seed.
+    """
+    shape = tf.shape(rgb)[:2]
+    shorter = tf.reduce_min(shape)
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 3)
+    fraction = tf.random.stateless_uniform([], seeds[0], scale[0], scale[1])
+    side = tf.cast(tf.round(fraction * tf.cast(shorter, tf.float32)), tf.int32)
+    side = tf.clip_by_value(side, tf.minimum(size, shorter), shorter)
+    top = tf.random.stateless_uniform([], seeds[1], 0, shape[0] - side + 1, dtype=tf.int32)
+    left = tf.random.stateless_uniform([], seeds[2], 0, shape[1] - side + 1, dtype=tf.int32)
+    crop = rgb[top : top + side, left : left + side]
+    return tf.cond(side == size, lambda: crop, lambda: tf.image.resize(crop, [size, size], antialias=True))

@@ -27,18 +27,31 @@ class RunError(ValueError):
     """A path given as a run directory is not one (or holds no trained weights)."""
 
 
-def checkpoint_for(model: gan.Colorizer) -> tf.train.Checkpoint:
-    """Everything training state needs: both networks, their optimizers and the step counter.
+def checkpoint_for(model: gan.Colorizer, with_average: bool = True) -> tf.train.Checkpoint:
+    """Everything training state needs: the networks (and the generator's moving average), their
+    optimizers and the step counter.
 
     Named explicitly rather than through the Keras model's own attributes, so the layout stays the
     same whatever wraps the optimizers (loss scaling under mixed_float16): a run resumes under any
     precision, and checkpoints of earlier versions (`model/generator/...`) still restore.
     """
-    networks = {name: getattr(model, name) for name in ("generator", "discriminator") if hasattr(model, name)}
+    names = ("generator", "discriminator", "ema_generator") if with_average else ("generator", "discriminator")
+    networks = {name: getattr(model, name) for name in names if getattr(model, name, None) is not None}
     tracked = {name: optimizers.checkpointed(getattr(model, name))
                for name in ("g_optimizer", "d_optimizer") if hasattr(model, name)}
     state = tf.train.Checkpoint(trained_batches=model.trained_batches, **networks)
     return tf.train.Checkpoint(model=state, **tracked)
+
+
+def restore(model: gan.Colorizer, checkpoint: str) -> None:
+    """Load `checkpoint` into `model`. Every object of the model must be in it, but for the moving
+    average of a run that trained without one: that average starts from the restored weights."""
+    saved = {name for name, _ in tf.train.list_variables(checkpoint)}
+    with_average = any(name.startswith("model/ema_generator/") for name in saved)
+    checkpoint_for(model, with_average).restore(checkpoint).expect_partial().assert_existing_objects_matched()
+    if model.ema_generator is not None and not with_average:
+        for average, weight in zip(model.ema_generator.weights, model.generator.weights, strict=True):
+            average.assign(weight)
 
 
 def checkpoint_manager(model: gan.Colorizer, run_dir: str | Path) -> tf.train.CheckpointManager:
@@ -77,7 +90,7 @@ def load_model(run_or_checkpoint: str | Path) -> tuple[RunConfig, gan.Colorizer]
     run_dir, checkpoint = resolve(run_or_checkpoint)
     config = load_config(run_dir)
     model = gan.build_colorizer(config)
-    checkpoint_for(model).restore(checkpoint).expect_partial().assert_existing_objects_matched()
+    restore(model, checkpoint)
     return config, model
 
 

@@ -107,7 +107,7 @@ def train(config: RunConfig, run_dir: str | Path, report: Callable[[str], None] 
     run_dir.mkdir(parents=True, exist_ok=True)
     manager = runs.checkpoint_manager(model, run_dir)
     if manager.latest_checkpoint:
-        runs.checkpoint_for(model).restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        runs.restore(model, manager.latest_checkpoint)
         report(f"Resuming from step {callbacks.trained_batches(model)} ({manager.latest_checkpoint}).")
     (run_dir / runs.CONFIG_FILE).write_text(config.to_json(), encoding="utf-8")
 
