@@ -26,7 +26,7 @@ import tfcolor  # noqa: E402,F401  (first: sets TensorFlow's runtime options bef
 from machine import cpu_description  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from tfcolor import config, data, devices, evaluate, train  # noqa: E402
+from tfcolor import config, devices, evaluate, photo_files, train  # noqa: E402
 
 DEFAULT_PHOTOS = HERE.parent.parent / "shared" / "photos"
 HOLD_BACK_EVERY = 10
@@ -40,7 +40,7 @@ GRAY = evaluate.GRAY_LABEL
 
 def split_photos(photos: Path, output: Path) -> tuple[Path, Path]:
     """`output/split/train` and `output/split/val`: links to the photos, every 10th one held back."""
-    files = data.find_images(photos)
+    files = photo_files.find_images(photos)
     if len(files) < 2 * HOLD_BACK_EVERY:
         raise SystemExit(f"{photos}: {len(files)} photos; the benchmark needs at least {2 * HOLD_BACK_EVERY}")
     root = output / "split"
@@ -118,7 +118,7 @@ def main() -> None:
     curves = {"date": f"{datetime.date.today()}", "device": cpu_description(), "image_size": args.image_size,
               "batch_size": args.batch_size, "overrides": " ".join((*DEFAULT_SETTINGS, *args.set)),
               "precision": devices.resolve_precision(configs["gan"].train.precision),
-              "train_photos": len(data.find_images(split / "train")), "held_back_photos": len(data.find_images(held_back)),
+              "train_photos": len(photo_files.find_images(split / "train")), "held_back_photos": len(photo_files.find_images(held_back)),
               "points": []}
     for batches in range(args.eval_every, args.steps + 1, args.eval_every):
         for label, run_config in configs.items():

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from tfcolor import data, flags, images, inference, runs
+from tfcolor import data, flags, images, inference, photo_files, runs
 from tfcolor.config import ConfigError
 from tfcolor.gan import Colorizer
 
@@ -55,9 +55,9 @@ def input_photos(source: str | Path) -> tuple[list[Path], Path]:
         return [source], source
     if not source.is_dir():
         raise FileNotFoundError(f"--test-input {source} does not exist")
-    photos = [Path(p) for p in data.find_images(source)]
+    photos = [Path(p) for p in photo_files.find_images(source)]
     if not photos:
-        raise data.DatasetError(f"--test-input {source} holds no images ({', '.join(data.IMAGE_EXTENSIONS)})")
+        raise data.DatasetError(f"--test-input {source} holds no images ({', '.join(photo_files.IMAGE_EXTENSIONS)})")
     return photos, source
 
 

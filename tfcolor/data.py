@@ -14,7 +14,9 @@ files are skipped too. Both are counted in `PipelineStats`, which training repor
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,14 +25,9 @@ import tensorflow as tf
 from tfcolor import cifar, color, demo_data
 from tfcolor.images import decode_rgb, is_grayscale, random_square_crop, resize_shorter_side
 from tfcolor.config import DATASETS, DataConfig
+from tfcolor.photo_files import DatasetError, folder_files, places365_files
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
-FOLDER_VALIDATION_FRACTION = 0.05
 AUTOTUNE = tf.data.AUTOTUNE
-
-
-class DatasetError(ValueError):
-    """The dataset flags point at something that is not a usable dataset."""
 
 
 class PipelineStats:
@@ -48,81 +45,55 @@ class PipelineStats:
 
 @dataclasses.dataclass
 class Pipelines:
-    """Training stream (repeats forever), validation set (one pass) and their shared counters."""
+    """Training stream (endless, from any batch), validation set (one pass) and their shared counters."""
 
-    train: tf.data.Dataset
+    train_from: Callable[[int], tf.data.Dataset]
+    has_images: Callable[[], bool]
+    survey: Callable[[], dict[str, int]]
     validation: tf.data.Dataset | None
     stats: PipelineStats
     train_examples: int
     steps_per_epoch: int
 
-
-def find_images(root: str | Path) -> list[str]:
-    """Image files under `root`, recursive, sorted (case-insensitive extensions)."""
-    root = Path(root)
-    if not root.is_dir():
-        raise DatasetError(f"{root} is not a folder of images.")
-    return sorted(str(p) for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    @property
+    def train(self) -> tf.data.Dataset:
+        """The training stream from its first batch."""
+        return self.train_from(0)
 
 
-def _read_file_list(path: Path, root: Path) -> list[str]:
-    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [line if Path(line).is_absolute() else str(root / line) for line in lines]
+def _reader(source: list[str] | np.ndarray, stats: PipelineStats, min_side: int) -> Callable[[tf.Tensor], tf.Tensor]:
+    """index -> float RGB of one element of a source: a file read and decoded (no larger than `min_side`
+    needs), or a row of a uint8 array. Raises on an undecodable file."""
+    if isinstance(source, np.ndarray):
+        images = tf.constant(source)
 
+        def read(index):
+            stats.files.assign_add(1)
+            return color.to_float_rgb(tf.gather(images, index))
 
-def places365_files(root: str | Path, train: bool) -> list[str]:
-    """Places365 file list: `train.flist`/`test.flist` when present, else `data_256/**` / `val_256/*`."""
-    root = Path(root)
-    file_list = root / ("train.flist" if train else "test.flist")
-    if file_list.is_file():
-        return _read_file_list(file_list, root)
-    folder = root / ("data_256" if train else "val_256")
-    if not folder.is_dir():
-        raise DatasetError(f"Places365 folder {folder} not found (expected data_256/ and val_256/ under {root}).")
-    return find_images(folder)
+        return read
+    paths = tf.constant(source, tf.string)
 
-
-def folder_files(root: str | Path) -> tuple[list[str], list[str]]:
-    """(train, validation) files of a photo folder: its `train/` and `val/` when present, else a 5% hold-out."""
-    root = Path(root)
-    if (root / "train").is_dir() and (root / "val").is_dir():
-        return find_images(root / "train"), find_images(root / "val")
-    files = find_images(root)
-    held_out = max(1, int(len(files) * FOLDER_VALIDATION_FRACTION)) if len(files) > 1 else 0
-    # Every k-th file is held out, so the split is stable and spread over the whole folder.
-    step = max(1, len(files) // held_out) if held_out else len(files) + 1
-    validation = files[::step][:held_out]
-    validation_set = set(validation)
-    return [f for f in files if f not in validation_set], validation
-
-
-def _decoded_files(paths: list[str], stats: PipelineStats, seed: int | None, min_side: int | None) -> tf.data.Dataset:
-    dataset = tf.data.Dataset.from_tensor_slices(tf.constant(paths, tf.string))
-    if seed is not None:
-        dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-
-    def read(path):
+    def read(index):
         stats.files.assign_add(1)
-        return decode_rgb(tf.io.read_file(path), min_side)
+        return decode_rgb(tf.io.read_file(tf.gather(paths, index)), min_side)
 
-    def counted(rgb):
-        stats.decoded.assign_add(1)
-        return rgb
-
-    return dataset.map(read, num_parallel_calls=AUTOTUNE).ignore_errors().map(counted)
+    return read
 
 
-def _array_images(images: np.ndarray, stats: PipelineStats, seed: int | None) -> tf.data.Dataset:
-    dataset = tf.data.Dataset.from_tensor_slices(images)
-    if seed is not None:
-        dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+def _decoded(indices: tf.data.Dataset, read: Callable, stats: PipelineStats) -> tf.data.Dataset:
+    """The elements `indices` name, read in that order; unreadable files are skipped and counted.
 
-    def counted(rgb_uint8):
-        stats.files.assign_add(1)
-        stats.decoded.assign_add(1)
-        return color.to_float_rgb(rgb_uint8)
+    A read counts itself as decoded in the same call, once it has decoded: a decoded image waiting in
+    a prefetch buffer is not counted as corrupt (only reads still running are between the counts)."""
 
-    return dataset.map(counted, num_parallel_calls=AUTOTUNE)
+    def read_and_count(index):
+        rgb = read(index)
+        with tf.control_dependencies([rgb]):
+            stats.decoded.assign_add(1)
+        return tf.identity(rgb)
+
+    return indices.map(read_and_count, num_parallel_calls=AUTOTUNE).ignore_errors()
 
 
 def _skip_grayscale(dataset: tf.data.Dataset, stats: PipelineStats) -> tf.data.Dataset:
@@ -153,36 +124,27 @@ def largest_needed_side(config: DataConfig) -> int:
     return math.ceil(config.image_size / _pipeline_crop_scale(config)[0])
 
 
-def _fit_to_size(dataset: tf.data.Dataset, config: DataConfig, seed: int | None, training: bool) -> tf.data.Dataset:
-    """Float RGB images -> `(size, size, 3)`.
+def _to_size(dataset: tf.data.Dataset, size: int) -> tf.data.Dataset:
+    """Validation and evaluation: shorter side scaled to `size`, the centre `(size, size, 3)` kept."""
+    dataset = dataset.map(lambda rgb: resize_shorter_side(rgb, size), num_parallel_calls=AUTOTUNE)
+    return dataset.map(lambda rgb: tf.image.resize_with_crop_or_pad(rgb, size, size), num_parallel_calls=AUTOTUNE)
 
-    Training: the photo is scaled down to the largest size its crops need (and cached there with
-    `--cache`), then a random square at a random scale (`crop_scale`) is cut and scaled to `size`,
-    and flipped at random with `--augment`. Validation: shorter side scaled to `size`, centre crop.
-    """
-    size = config.image_size
-    working_side = largest_needed_side(config) if training else size
-    dataset = dataset.map(lambda rgb: resize_shorter_side(rgb, working_side), num_parallel_calls=AUTOTUNE)
-    if config.cache:
-        dataset = dataset.cache()
-    if training:
-        # One stateless seed pair per image: crops and flips are reproducible from --seed.
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-        dataset = tf.data.Dataset.zip(dataset, seeds)
-        scale = _pipeline_crop_scale(config)
 
-        def augment(rgb, pair):
-            rgb = random_square_crop(rgb, size, scale, pair)
-            if config.augment:
-                rgb = tf.image.stateless_random_flip_left_right(rgb, seed=pair[::-1])
-            return rgb
+def _augmented(dataset: tf.data.Dataset, config: DataConfig, seed_of: Callable[[tf.Tensor], tf.Tensor]
+               ) -> tf.data.Dataset:
+    """Training: a square at a random place and scale (`crop_scale`) scaled to `image_size`, flipped at
+    random with `--augment`. `seed_of(position)` gives each image its stateless seed pair."""
+    size, scale = config.image_size, _pipeline_crop_scale(config)
 
-        dataset = dataset.map(augment, num_parallel_calls=AUTOTUNE)
-    else:
-        dataset = dataset.map(
-            lambda rgb: tf.image.resize_with_crop_or_pad(rgb, size, size), num_parallel_calls=AUTOTUNE
-        )
-    return dataset
+    def augment(rgb, position):
+        pair = seed_of(position)
+        rgb = random_square_crop(rgb, size, scale, pair)
+        if config.augment:
+            rgb = tf.image.stateless_random_flip_left_right(rgb, seed=pair[::-1])
+        return rgb
+
+    positions = tf.data.Dataset.range(2**62)
+    return tf.data.Dataset.zip(dataset, positions).map(augment, num_parallel_calls=AUTOTUNE)
 
 
 def _without_autotuning(dataset: tf.data.Dataset) -> tf.data.Dataset:
@@ -195,13 +157,10 @@ def _without_autotuning(dataset: tf.data.Dataset) -> tf.data.Dataset:
     return dataset.with_options(options)
 
 
-def _to_model_batches(
-    dataset: tf.data.Dataset, config: DataConfig, batch_size: int, seed: int | None, training: bool
-) -> tf.data.Dataset:
-    dataset = _fit_to_size(dataset, config, seed, training).batch(batch_size, drop_remainder=training)
-    # Lab conversion on whole batches: one vectorised op per batch, not one small op per image.
-    dataset = dataset.map(lambda rgb: color.encode(rgb, config.color_space), num_parallel_calls=AUTOTUNE)
-    return _without_autotuning(dataset.prefetch(AUTOTUNE))
+def _as_model_batches(images: tf.data.Dataset, config: DataConfig) -> tf.data.Dataset:
+    """Batches of float RGB -> `(l_scaled, color_scaled)`: Lab on whole batches, one vectorised op per batch."""
+    batches = images.map(lambda rgb: color.encode(rgb, config.color_space), num_parallel_calls=AUTOTUNE)
+    return _without_autotuning(batches.prefetch(AUTOTUNE))
 
 
 def _sources(config: DataConfig, seed: int) -> tuple[list[str] | np.ndarray, list[str] | np.ndarray]:
@@ -223,12 +182,9 @@ def _sources(config: DataConfig, seed: int) -> tuple[list[str] | np.ndarray, lis
     return folder_files(config.dataset_path)
 
 
-def _images(source: list[str] | np.ndarray, stats: PipelineStats, shuffle_seed: int | None,
-            min_side: int) -> tf.data.Dataset:
-    """Float RGB images of a source, grayscale ones skipped; files decoded no larger than `min_side` needs."""
-    if isinstance(source, np.ndarray):
-        return _skip_grayscale(_array_images(source, stats, shuffle_seed), stats)
-    return _skip_grayscale(_decoded_files(source, stats, shuffle_seed, min_side), stats)
+def _images(source: list[str] | np.ndarray, stats: PipelineStats, min_side: int) -> tf.data.Dataset:
+    """A source's float RGB images in their order, unreadable and grayscale ones skipped."""
+    return _skip_grayscale(_decoded(tf.data.Dataset.range(len(source)), _reader(source, stats, min_side), stats), stats)
 
 
 def evaluation_set(config: DataConfig, batch_size: int, limit: int | None = None) -> tuple[tf.data.Dataset, PipelineStats]:
@@ -245,25 +201,90 @@ def evaluation_set(config: DataConfig, batch_size: int, limit: int | None = None
     if not len(source):
         raise DatasetError(f"{config.dataset} at {config.dataset_path}: no images to evaluate on.")
     stats = PipelineStats()
-    dataset = _fit_to_size(_images(source, stats, None, config.image_size), config, None, training=False)
+    dataset = _to_size(_images(source, stats, config.image_size), config.image_size)
     if limit:
         dataset = dataset.take(limit)
     return _without_autotuning(dataset.batch(batch_size).prefetch(AUTOTUNE)), stats
 
 
+def _shuffled(count: int, seed: int, epoch: tf.Tensor, rank: tf.Tensor) -> tf.data.Dataset:
+    """Indices 0..count-1 in an order drawn from (seed, epoch, rank of the pass within the epoch) alone."""
+    pass_seed = tf.stack([tf.constant(seed, tf.int64), epoch * 2**20 + rank])
+    return tf.data.Dataset.from_tensor_slices(tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64),
+                                                                                       pass_seed))
+
+
+def _working_images(source: list[str] | np.ndarray, stats: PipelineStats, config: DataConfig
+                    ) -> tuple[int, Callable[[tf.data.Dataset], tf.data.Dataset]]:
+    """(how many, indices -> usable images at the size their crops need). With `--cache` every usable
+    image is decoded once, here, and kept in memory; without, each index is read when its turn comes."""
+    side = largest_needed_side(config)
+
+    def resized(images: tf.data.Dataset) -> tf.data.Dataset:
+        return images.map(lambda rgb: resize_shorter_side(rgb, side), num_parallel_calls=AUTOTUNE)
+
+    if not config.cache:
+        read = _reader(source, stats, side)
+        return len(source), lambda indices: resized(_skip_grayscale(_decoded(indices, read, stats), stats))
+    cached = [image.numpy() for image in resized(_images(source, stats, side))]
+    read = _reader_of_cached(cached)
+    return len(cached), lambda indices: indices.map(read, num_parallel_calls=AUTOTUNE)
+
+
+def _reader_of_cached(cached: list[np.ndarray]) -> Callable[[tf.Tensor], tf.Tensor]:
+    """index -> one of the cached images, kept as one flat array with each image's offset and shape."""
+    sizes = np.array([image.size for image in cached], np.int64)
+    flat = tf.constant(np.concatenate([image.ravel() for image in cached]) if cached else np.zeros(0, np.float32))
+    offsets = tf.constant(np.cumsum(sizes) - sizes)
+    shapes = tf.constant(np.array([image.shape for image in cached], np.int64).reshape(-1, 3))
+
+    def read(index):
+        shape = tf.gather(shapes, index)
+        start = tf.gather(offsets, index)
+        return tf.reshape(flat[start : start + tf.reduce_prod(shape)], shape)
+
+    return read
+
+
 def training_batches(source: list[str] | np.ndarray, stats: PipelineStats, config: DataConfig, batch_size: int,
-                     seed: int) -> tf.data.Dataset:
+                     seed: int, start_batch: int = 0, working: tuple | None = None) -> tf.data.Dataset:
     """The endless, shuffled and augmented `(l_scaled, color_scaled)` batches of a source (file paths or
-    uint8 images `(N, H, W, 3)`)."""
-    images = _images(source, stats, seed, largest_needed_side(config))
-    return _to_model_batches(images, config, batch_size, seed, training=True).repeat()
+    uint8 images `(N, H, W, 3)`), from batch `start_batch` on.
+
+    Batch k is the same whichever batch the stream starts at, so a resumed run trains on what an
+    uninterrupted one would: epoch e (`N // batch_size` batches) reads the source in orders drawn from
+    (seed, e) alone, in as many passes as skipped images make it need, and each image's crop and flip
+    come from (seed, e, its place in the epoch). `working` is `_working_images`' answer when the
+    caller keeps it (a cache is then decoded once for all the streams it starts).
+    """
+    steps = len(source) // batch_size
+    first_epoch, skip = divmod(start_batch, steps)
+    count, images_of = working or _working_images(source, stats, config)
+
+    def epoch(index):
+        indices = tf.data.Dataset.range(steps * batch_size).flat_map(lambda rank: _shuffled(count, seed, index, rank))
+        crop_seed = lambda position: tf.stack([tf.constant(seed + 1, tf.int64), index * 2**32 + position])  # noqa: E731
+        images = _augmented(images_of(indices), config, crop_seed)
+        return images.batch(batch_size, drop_remainder=True).take(steps)
+
+    batches = tf.data.Dataset.range(first_epoch, 2**40).flat_map(epoch).skip(skip)
+    return _as_model_batches(batches, config)
+
+
+def _survey(source: list[str] | np.ndarray, min_side: int) -> dict[str, int]:
+    """One pass over a source on counters of its own: how many files, how many unreadable, how many gray."""
+    stats = PipelineStats()
+    for _ in _images(source, stats, min_side):
+        pass
+    return stats.as_dict()
 
 
 def make_pipelines(config: DataConfig, batch_size: int, seed: int, validate: bool = True) -> Pipelines:
     """The training stream and validation set a data config describes.
 
-    The training stream repeats forever (an epoch is `steps_per_epoch` batches); the validation
-    set is one pass in a fixed order, or None when `validate` is off or the dataset has none.
+    The training stream is endless (an epoch is `steps_per_epoch` batches) and can start at any batch
+    (`Pipelines.train_from`); the validation set is one pass in a fixed order, or None when `validate`
+    is off or the dataset has none.
 
     Raises:
         DatasetError: unknown dataset, missing path, or fewer training images than one batch.
@@ -276,9 +297,15 @@ def make_pipelines(config: DataConfig, batch_size: int, seed: int, validate: boo
             f"fewer than one batch of {batch_size}."
         )
     stats = PipelineStats()
-    train = training_batches(train_source, stats, config, batch_size, seed)
     validation = None
     if validate and len(validation_source):
-        validation_images = _images(validation_source, stats, None, config.image_size)
-        validation = _to_model_batches(validation_images, config, batch_size, None, training=False)
-    return Pipelines(train, validation, stats, len(train_source), len(train_source) // batch_size)
+        images = _to_size(_images(validation_source, stats, config.image_size), config.image_size)
+        validation = _as_model_batches(images.batch(batch_size), config)
+    working = functools.cache(lambda: _working_images(train_source, stats, config))
+    return Pipelines(
+        train_from=lambda start: training_batches(train_source, stats, config, batch_size, seed, start, working()),
+        has_images=lambda: any(True for _ in _images(train_source, stats, largest_needed_side(config)).take(1)),
+        survey=lambda: _survey(train_source, largest_needed_side(config)),
+        validation=validation, stats=stats, train_examples=len(train_source),
+        steps_per_epoch=len(train_source) // batch_size,
+    )

@@ -27,28 +27,40 @@ class RunError(ValueError):
     """A path given as a run directory is not one (or holds no trained weights)."""
 
 
-def checkpoint_for(model: gan.Colorizer, with_average: bool = True) -> tf.train.Checkpoint:
+def checkpoint_for(model: gan.Colorizer, with_average: bool = True, with_rng: bool = True) -> tf.train.Checkpoint:
     """Everything training state needs: the networks (and the generator's moving average), their
-    optimizers and the step counter.
+    optimizers, the step counter and the dropout layers' random state.
 
     Named explicitly rather than through the Keras model's own attributes, so the layout stays the
     same whatever wraps the optimizers (loss scaling under mixed_float16): a run resumes under any
-    precision, and checkpoints of earlier versions (`model/generator/...`) still restore.
+    precision, and checkpoints of earlier versions (`model/generator/...`) still restore. The
+    random state lets a resumed run draw the dropout masks an uninterrupted one would.
     """
     names = ("generator", "discriminator", "ema_generator") if with_average else ("generator", "discriminator")
     networks = {name: getattr(model, name) for name in names if getattr(model, name, None) is not None}
     tracked = {name: optimizers.checkpointed(getattr(model, name))
                for name in ("g_optimizer", "d_optimizer") if hasattr(model, name)}
+    if with_rng:
+        tracked["dropout_rng"] = _dropout_states(model)
     state = tf.train.Checkpoint(trained_batches=model.trained_batches, **networks)
     return tf.train.Checkpoint(model=state, **tracked)
 
 
+def _dropout_states(model: gan.Colorizer) -> dict[str, object]:
+    networks = [model.generator, getattr(model, "discriminator", None)]
+    layers = [layer for network in networks if network is not None for layer in network.layers
+              if getattr(layer, "seed_generator", None) is not None]
+    return {layer.name: layer.seed_generator.state for layer in layers}
+
+
 def restore(model: gan.Colorizer, checkpoint: str) -> None:
-    """Load `checkpoint` into `model`. Every object of the model must be in it, but for the moving
-    average of a run that trained without one: that average starts from the restored weights."""
+    """Load `checkpoint` into `model`. Every object of the model must be in it, but for what earlier
+    runs did not save: a moving average (then started from the restored weights) and the dropout
+    random state (then as a fresh run's)."""
     saved = {name for name, _ in tf.train.list_variables(checkpoint)}
     with_average = any(name.startswith("model/ema_generator/") for name in saved)
-    checkpoint_for(model, with_average).restore(checkpoint).expect_partial().assert_existing_objects_matched()
+    with_rng = any(name.startswith("dropout_rng/") for name in saved)
+    checkpoint_for(model, with_average, with_rng).restore(checkpoint).expect_partial().assert_existing_objects_matched()
     if model.ema_generator is not None and not with_average:
         for average, weight in zip(model.ema_generator.weights, model.generator.weights, strict=True):
             average.assign(weight)

@@ -70,18 +70,20 @@ def _callbacks(config: RunConfig, run_dir: Path, pipelines: data.Pipelines, save
     return found
 
 
-def _fit(model: gan.Colorizer, fit: dict, step: int, steps_per_epoch: int, total_steps: int,
+def _fit(model: gan.Colorizer, fit: dict, pipelines: data.Pipelines, step: int, total_steps: int,
          saver: callbacks.CheckpointSaver) -> None:
-    """Finish an interrupted epoch with the batches it had left, then run whole epochs to `total_steps`."""
+    """Finish an interrupted epoch with the batches it had left, then run whole epochs to `total_steps`.
+    Each part reads the training stream from the batch it starts at, as an uninterrupted run would."""
+    steps_per_epoch = pipelines.steps_per_epoch
     epoch, done_in_epoch = divmod(step, steps_per_epoch)
     if done_in_epoch:
-        model.fit(initial_epoch=epoch, epochs=epoch + 1,
+        model.fit(pipelines.train_from(step), initial_epoch=epoch, epochs=epoch + 1,
                   steps_per_epoch=min(steps_per_epoch - done_in_epoch, total_steps - step), **fit)
         epoch += 1
     if callbacks.trained_batches(model) < total_steps and saver.nan_step is None:
         # StopAtStep ends the last epoch early when --max-steps falls inside it.
-        model.fit(initial_epoch=epoch, epochs=math.ceil(total_steps / steps_per_epoch),
-                  steps_per_epoch=steps_per_epoch, **fit)
+        model.fit(pipelines.train_from(epoch * steps_per_epoch), initial_epoch=epoch,
+                  epochs=math.ceil(total_steps / steps_per_epoch), steps_per_epoch=steps_per_epoch, **fit)
 
 
 def train(config: RunConfig, run_dir: str | Path, report: Callable[[str], None] = print) -> str | None:
@@ -98,7 +100,7 @@ def train(config: RunConfig, run_dir: str | Path, report: Callable[[str], None] 
     keras.utils.set_random_seed(config.train.seed)
     settings = config.train
     pipelines = data.make_pipelines(config.data, settings.batch_size, settings.seed, validate=settings.validate)
-    if not any(True for _ in pipelines.train.take(1)):
+    if not pipelines.has_images():
         counts = pipelines.stats.as_dict()
         raise data.DatasetError(f"no usable training images ({counts['corrupt']} corrupt, {counts['grayscale']} "
                                 f"grayscale of {counts['files']} read); check --dataset-path.")
@@ -117,7 +119,7 @@ def train(config: RunConfig, run_dir: str | Path, report: Callable[[str], None] 
         total_steps = min(total_steps, settings.max_steps)
     saver = callbacks.CheckpointSaver(manager, settings.save_interval, enabled=settings.save)
     fit = dict(
-        x=pipelines.train, validation_data=pipelines.validation, validation_freq=settings.validate_interval,
+        validation_data=pipelines.validation, validation_freq=settings.validate_interval,
         shuffle=False, callbacks=_callbacks(config, run_dir, pipelines, saver, total_steps, report),
         verbose=1 if sys.stdout.isatty() else 2,
     )
@@ -128,7 +130,7 @@ def train(config: RunConfig, run_dir: str | Path, report: Callable[[str], None] 
         report(f"Training {config.model.model} on {config.data.dataset}: {pipelines.train_examples} images, "
                f"{steps_per_epoch} batches of {settings.batch_size} per epoch, until step {total_steps} "
                f"({precision}{', XLA' if devices.use_xla(settings.jit_compile) else ''}).")
-        _fit(model, fit, step, steps_per_epoch, total_steps, saver)
+        _fit(model, fit, pipelines, step, total_steps, saver)
     if saver.nan_step is not None:
         raise TrainingDiverged(f"a loss became NaN or infinite at step {saver.nan_step}; training stopped. "
                                f"Last good checkpoint: {manager.latest_checkpoint or 'none (none was saved before)'}.")
