@@ -44,7 +44,7 @@ CONFIG_FLAGS: dict[str, tuple[str, str | None]] = {
     "--l1-weight": ("weight of the L1 term in the generator loss", "WEIGHT"),
     "--augment": ("random horizontal flips", _BOOL),
     "--label-smoothing": ("one-sided label smoothing (real label 0.9)", _BOOL),
-    "--cache": ("cache decoded images in memory after the first epoch", _BOOL),
+    "--cache": ("decode the training photos once, into memory, at the size their crops need", _BOOL),
     "--demo-patches": ("training patches cut from the embedded photos per epoch", "N"),
     "--crop-scale": ("training crops: side as a fraction of each photo's shorter side, drawn per image from "
                      "MIN,MAX and scaled to --image-size (default: the dataset's; 1,1 is the original's whole "

@@ -17,9 +17,9 @@ import keras
 import tensorflow as tf
 
 from tfcolor import color, networks
-from tfcolor.optimizers import make_optimizer
 from tfcolor.config import RunConfig, network_depth
 from tfcolor.metrics import ABErrorAUC, PixelAccuracy, PSNR
+from tfcolor.optimizers import make_optimizer
 
 SMOOTHED_REAL_LABEL = 0.9
 OUTPUT_SPACES = ("rgb", "lab")
@@ -76,8 +76,7 @@ class Colorizer(keras.Model):
         batches = tf.cast(self.trained_batches, tf.float32)
         decay = tf.minimum(self.ema_decay, (1.0 + batches) / (10.0 + batches))
         for average, weight in zip(self.ema_generator.weights, self.generator.weights):
-            if keras.backend.is_float_dtype(weight.dtype):  # not the dropout layers' seed states
-                average.assign(decay * average + (1.0 - decay) * weight)
+            average.assign(decay * average + (1.0 - decay) * weight)
 
     @property
     def quality_metrics(self) -> list[keras.metrics.Metric]:
