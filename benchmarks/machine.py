@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import os
 import platform
-from pathlib import Path
 
 import tfcolor  # noqa: F401  (first: sets TensorFlow's runtime options before TensorFlow loads)
 import tensorflow as tf
+
+from tfcolor.devices import cpu_info
 
 # FLOP per cycle per core of fused multiply-adds: two FMA pipes of 512 bits (16 float32 lanes) with
 # AVX-512, of 256 bits (8 lanes) with AVX2; AVX512_BF16's dot products do twice the bfloat16 work.
@@ -14,25 +15,15 @@ FLOP_PER_CYCLE = {"avx512f": 64, "avx2": 32}
 FLAGS_OF_INTEREST = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")
 
 
-def _cpuinfo() -> dict[str, str]:
-    path = Path("/proc/cpuinfo")
-    if not path.is_file():
-        return {}
-    found = {}
-    for line in path.read_text().splitlines():
-        key, _, value = line.partition(":")
-        found.setdefault(key.strip(), value.strip())
-    return found
-
-
 def cpu_flags() -> list[str]:
-    flags = _cpuinfo().get("flags", "").split()
+    """The flags among FLAGS_OF_INTEREST this CPU has: the ones that decide TensorFlow's kernels."""
+    flags = cpu_info().get("flags", "").split()
     return [flag for flag in FLAGS_OF_INTEREST if flag in flags]
 
 
 def cpu_name() -> str:
     """The CPU model and core count."""
-    return f"{_cpuinfo().get('model name', platform.processor() or 'CPU')}, {os.cpu_count()} cores"
+    return f"{cpu_info().get('model name', platform.processor() or 'CPU')}, {os.cpu_count()} cores"
 
 
 def cpu_description() -> str:
@@ -40,7 +31,7 @@ def cpu_description() -> str:
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
-    mhz = _cpuinfo().get("cpu MHz", "?")
+    mhz = cpu_info().get("cpu MHz", "?")
     return f"{cpu_name()}, {mhz} MHz, flags: {' '.join(cpu_flags()) or 'none of ' + ', '.join(FLAGS_OF_INTEREST)}"
 
 
@@ -50,7 +41,7 @@ def peak_flops(precision: str = "float32") -> dict:
     A ceiling for comparison, not a measurement: the reported clock is the nominal one (turbo runs
     higher), and whether AVX-512 runs on full 512-bit pipes depends on the core generation.
     """
-    info = _cpuinfo()
+    info = cpu_info()
     flags = info.get("flags", "").split()
     per_cycle = next((v for flag, v in FLOP_PER_CYCLE.items() if flag in flags), 16)
     if precision == "mixed_bfloat16" and ("avx512_bf16" in flags or "amx_bf16" in flags):

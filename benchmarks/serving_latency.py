@@ -31,7 +31,7 @@ from serving.devserver import DevServer  # noqa: E402
 from serving.model_registry import ModelRegistry  # noqa: E402
 from tfcolor import gan, runs  # noqa: E402
 from tfcolor.config import PRESETS  # noqa: E402
-from train_throughput import cpu_name  # noqa: E402
+from machine import cpu_description  # noqa: E402
 
 SIZE = 256
 
@@ -88,7 +88,7 @@ def main() -> None:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         url = f"http://127.0.0.1:{server.server_address[1]}"
         client.colorize(images[0], url, "tfcolor")  # one more warm-up call, beside the export's own warm-up records
-        rows = {"device": cpu_name() if not tf.config.list_physical_devices("GPU") else "GPU",
+        rows = {"device": cpu_description(),
                 "model_only_forward_ms_p50": 1000 * statistics.median(timings)}
         print(f"device: {rows['device']} | {SIZE}x{SIZE} JPEGs, model size {model_size}")
         print(f"model-only forward (1 image): p50 {rows['model_only_forward_ms_p50']:.1f} ms")

@@ -17,16 +17,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     flags.add_run_flag(parser, "run directory (--checkpoints-path of training) or one checkpoint in it", required=True)
     parser.add_argument("--output", required=True, help="model base path, e.g. models/tfcolor; versions go in numbered sub-folders")
-    parser.add_argument("--version", type=int, help="version number (default: the next one)")
-    parser.add_argument("--image-size", type=int, help="resolution the model predicts at (default: its training size)")
+    parser.add_argument("--version", type=flags.positive_int, help="version number (default: the next one)")
+    parser.add_argument("--image-size", type=flags.positive_int, help="resolution the model predicts at (default: its training size)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.version is not None and args.version <= 0:
-        parser.error("--version must be a positive integer")
     base = Path(args.output)
     try:
         path = exporting.export_run(args.checkpoints_path, base, args.version, args.image_size)

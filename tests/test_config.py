@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from tfcolor import config, gan, train, tune
+import export.__main__ as export_main
+from tfcolor import colorize, config, evaluate, flags, gan, train, tune
 from tfcolor.config import ConfigError, ModelConfig, RunConfig
 
 # (field, invalid value, whether `python -m tfcolor.tune` takes the flag too)
@@ -127,3 +128,34 @@ def test_presets_follow_the_published_settings():
     for name, preset in presets.items():
         assert preset.train.seed == 100 and preset.train.lr == 3e-4 and preset.train.l1_weight == 100.0
         preset.override({} if name == "demo" else {"dataset_path": "somewhere"})  # valid once given its data
+
+
+def test_a_resumed_run_keeps_its_saved_dataset_path_when_a_flag_names_only_the_dataset(tmp_path):
+    saved = config.resolve({"dataset": "folder", "dataset_path": str(tmp_path / "photos"), "image_size": 64})
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(saved.to_json(), encoding="utf-8")
+    args = flags.build_parser().parse_args(["--checkpoints-path", str(run_dir), "--dataset", "folder", "--lr", "1e-4"])
+    resolved, resolved_dir = flags.resolve_run(args)
+    assert resolved_dir == run_dir
+    assert resolved.data == saved.data and resolved.model == saved.model and resolved.train.lr == 1e-4
+
+
+def test_a_config_file_may_leave_the_dataset_path_to_a_flag(tmp_path):
+    values = json.loads(config.preset_for("folder").to_json())
+    values["data"]["dataset_path"] = None
+    (tmp_path / "best.json").write_text(json.dumps(values), encoding="utf-8")
+    args = flags.build_parser().parse_args(["--config", str(tmp_path / "best.json"), "--dataset-path", str(tmp_path)])
+    resolved, _ = flags.resolve_run(args)
+    assert resolved.data.dataset_path == str(tmp_path)
+    with pytest.raises(ConfigError, match="dataset_path"):  # without the flag, training still refuses it
+        flags.resolve_run(flags.build_parser().parse_args(["--config", str(tmp_path / "best.json")]))
+
+
+@pytest.mark.parametrize("command", ["evaluate", "colorize", "export"])
+def test_sizes_outside_the_config_are_refused_as_usage_errors_too(command, tmp_path, capsys):
+    main = {"evaluate": evaluate.main, "colorize": colorize.main, "export": export_main.main}[command]
+    argv = {"evaluate": [], "colorize": ["--test-input", str(tmp_path), "--test-output", str(tmp_path / "out")],
+            "export": ["--output", str(tmp_path / "models")]}[command]
+    message = usage_error(main, ["--run", str(tmp_path / "run"), *argv, "--image-size", "0"], capsys)
+    assert "--image-size: expected a positive integer, got 0" in message

@@ -203,6 +203,16 @@ def test_crops_at_small_scales_keep_detail_that_whole_photo_thumbnails_average_a
     assert min(spreads) < 0.3 < max(spreads)  # a range of scales, not one
 
 
+def test_a_photo_smaller_than_the_crops_need_gives_crops_of_the_same_fraction():
+    # 40 x 40, values rising left to right: a crop at scale 0.25 spans a quarter of the ramp, wherever it is.
+    ramp = tf.constant(np.broadcast_to(np.linspace(0, 1, 40, dtype=np.float32)[None, :, None], (40, 40, 3)))
+    assert images.resize_shorter_side(ramp, 128, enlarge=False).shape == (40, 40, 3)  # kept small, not enlarged
+    for s in range(5):
+        crop = images.random_square_crop(ramp, 32, (0.25, 0.25), tf.constant([s, 7], tf.int64))
+        assert crop.shape == (32, 32, 3)
+        assert 0.2 < float(tf.reduce_max(crop) - tf.reduce_min(crop)) < 0.3
+
+
 def test_patch_sampling_is_reproducible_from_the_seed(tmp_path):
     for index in range(6):
         save_image(tmp_path / "photos" / f"{index}.jpg", photo_crops(1, size=160, seed=index)[0], quality=95)

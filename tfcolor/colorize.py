@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
                        required=True)
     parser.add_argument("--test-input", required=True, help="a photo, or a folder of photos (searched recursively)")
     parser.add_argument("--test-output", required=True, help="folder for the colorized PNGs")
-    parser.add_argument("--image-size", type=int, help="resolution the model predicts at (default: its training size)")
+    parser.add_argument("--image-size", type=flags.positive_int, help="resolution the model predicts at (default: its training size)")
     return parser
 
 

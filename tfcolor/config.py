@@ -22,7 +22,6 @@ from tfcolor.config_rules import ConfigError
 __all__ = ["ConfigError", "DataConfig", "ModelConfig", "TrainConfig", "RunConfig", "resolve", "preset_for"]
 
 DATASETS = config_rules.DATASETS
-MODELS = config_rules.MODELS
 CUSTOM_NETWORK = config_rules.CUSTOM_NETWORK
 
 
@@ -117,7 +116,8 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "RunConfig":
-        """The config a `to_json` dict describes (missing fields keep their defaults), validated."""
+        """The config a `to_json` dict describes (missing fields keep their defaults), validated; the
+        dataset path may come later (a flag), so only `resolve` and training insist on it."""
         if not isinstance(values, Mapping):
             raise ConfigError(f"a run config is a JSON object with sections {sorted(SECTIONS)}, got {type(values).__name__}")
         unknown = sorted(set(values) - set(SECTIONS))
@@ -130,7 +130,7 @@ class RunConfig:
                 raise ConfigError(f"config section {name!r} must be an object, got {type(given).__name__}")
             fields = config_rules.coerce_section(name, section_type, given)
             sections[name] = section_type(**fields)
-        return cls(**sections).validate()
+        return cls(**sections).validate(needs_dataset=False)
 
     @classmethod
     def load(cls, path: str | Path) -> "RunConfig":
@@ -215,8 +215,6 @@ PRESETS: dict[str, RunConfig] = {
 # Settings that may change when a run is resumed; any other difference means another model.
 RESUMABLE_FIELDS = ("train.", "data.dataset_path", "data.augment", "data.cache", "data.demo_patches",
                     "data.crop_scale")
-# Overrides that are not fields but choose a whole network table.
-NETWORK_SHORTCUTS = ("network", "base_filters", "depth")
 
 
 def preset_for(dataset: str | None = None, image_size: int | None = None) -> RunConfig:

@@ -120,7 +120,8 @@ def _pipeline_crop_scale(config: DataConfig) -> tuple[float, float]:
 
 
 def largest_needed_side(config: DataConfig) -> int:
-    """The shorter side a training photo needs so its smallest crop still has `image_size` pixels."""
+    """The shorter side a training photo needs so its smallest crop still has `image_size` pixels:
+    larger photos are shrunk to it once they are decoded; smaller ones are kept as they are."""
     return math.ceil(config.image_size / _pipeline_crop_scale(config)[0])
 
 
@@ -221,7 +222,7 @@ def _working_images(source: list[str] | np.ndarray, stats: PipelineStats, config
     side = largest_needed_side(config)
 
     def resized(images: tf.data.Dataset) -> tf.data.Dataset:
-        return images.map(lambda rgb: resize_shorter_side(rgb, side), num_parallel_calls=AUTOTUNE)
+        return images.map(lambda rgb: resize_shorter_side(rgb, side, enlarge=False), num_parallel_calls=AUTOTUNE)
 
     if not config.cache:
         read = _reader(source, stats, side)

@@ -42,14 +42,16 @@ def use_xla(setting: str) -> bool:
     return setting == "on"
 
 
-def _cpu_flags() -> set[str]:
+def cpu_info() -> dict[str, str]:
+    """The first CPU's entries of /proc/cpuinfo (`model name`, `flags`, `cpu MHz`...); empty elsewhere."""
     cpuinfo = Path("/proc/cpuinfo")
     if not cpuinfo.is_file():
-        return set()
+        return {}
+    found: dict[str, str] = {}
     for line in cpuinfo.read_text().splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
+        key, _, value = line.partition(":")
+        found.setdefault(key.strip(), value.strip())
+    return found
 
 
 def resolve_precision(setting: str) -> str:
@@ -66,7 +68,7 @@ def resolve_precision(setting: str) -> str:
     if gpus:
         capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability") or (0, 0)
         return "mixed_float16" if tuple(capability) >= (7, 0) else "float32"
-    bf16 = {"amx_bf16", "avx512_bf16"} & _cpu_flags()
+    bf16 = {"amx_bf16", "avx512_bf16"} & set(cpu_info().get("flags", "").split())
     return "mixed_bfloat16" if bf16 and onednn_enabled() else "float32"
 
 

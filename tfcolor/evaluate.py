@@ -135,11 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
     flags.add_run_flag(parser, "a run directory; repeat to compare several", action="append", default=[])
     parser.add_argument("--dataset", choices=DATASETS, help="default: the first run's dataset")
     parser.add_argument("--dataset-path", help="default: the first run's dataset path")
-    parser.add_argument("--image-size", type=int, help="evaluation size (default: the first run's training size)")
+    parser.add_argument("--image-size", type=flags.positive_int, help="evaluation size (default: the first run's training size)")
     parser.add_argument("--acc-thresh", type=float, default=2.0, help="threshold of the headline pixel accuracy")
-    parser.add_argument("--max-images", type=int, help="evaluate on at most this many images")
-    parser.add_argument("--batch-size", type=int, default=32, help="images per inference batch")
-    parser.add_argument("--examples", type=int, default=8, help="example colorizations per grid")
+    parser.add_argument("--max-images", type=flags.positive_int, help="evaluate on at most this many images")
+    parser.add_argument("--batch-size", type=flags.positive_int, default=32, help="images per inference batch")
+    parser.add_argument("--examples", type=flags.positive_int, default=8, help="example colorizations per grid")
     parser.add_argument("--output", help="folder for the results (default: a new evaluation-<time> folder here)")
     return parser
 

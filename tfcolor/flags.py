@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from tfcolor import config_rules, runs
-from tfcolor.config import NETWORK_PRESETS, PRESETS, RunConfig, resolve
+from tfcolor.config import NETWORK_PRESETS, PRESETS, RunConfig, preset_for, resolve
 
 _BOOL = "BOOL"
 
@@ -79,6 +79,17 @@ def add_config_flags(parser: argparse.ArgumentParser, flags=tuple(CONFIG_FLAGS),
             parser.add_argument(flag, metavar=metavar, help=help_text)
 
 
+def positive_int(value: str) -> int:
+    """argparse type for the counts and sizes that are not config fields (those `resolve` checks)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return number
+
+
 def add_run_flag(parser: argparse.ArgumentParser, help_text: str, **kwargs) -> None:
     """The run directory: `--checkpoints-path` (the original's name) with `--run` as its alias, in every command."""
     parser.add_argument("--checkpoints-path", "--run", dest="checkpoints_path", metavar="RUN", help=help_text, **kwargs)
@@ -120,9 +131,10 @@ def resolve_run(args: argparse.Namespace) -> tuple[RunConfig, Path]:
         ConfigError: a flag or the file holds an invalid value.
     """
     overrides = config_overrides(args)
-    file_config = RunConfig.load(args.config) if args.config else None
-    config = resolve(overrides, base=file_config)
-    run_dir = Path(args.checkpoints_path or Path("checkpoints") / config.train.name)
-    if file_config is None and (run_dir / runs.CONFIG_FILE).is_file():
-        config = resolve(overrides, base=runs.load_config(run_dir))
-    return config, run_dir
+    if args.config:
+        config = resolve(overrides, base=RunConfig.load(args.config))
+        return config, Path(args.checkpoints_path or Path("checkpoints") / config.train.name)
+    name = overrides.get("name") or preset_for(overrides.get("dataset")).train.name
+    run_dir = Path(args.checkpoints_path or Path("checkpoints") / name)
+    saved = runs.load_config(run_dir) if (run_dir / runs.CONFIG_FILE).is_file() else None
+    return resolve(overrides, base=saved), run_dir

@@ -60,13 +60,17 @@ class Colorizer(keras.Model):
         self.ema_generator = None
         if self.ema_decay:
             self.ema_generator = keras.models.clone_model(generator)
-            for average, weight in zip(self.ema_generator.weights, generator.weights, strict=True):
-                average.assign(weight)
+            self.reset_ema()
 
     @property
     def inference_generator(self) -> keras.Model:
         """The generator that colorizes: the moving average of the weights when there is one."""
         return self.generator if self.ema_generator is None else self.ema_generator
+
+    def reset_ema(self) -> None:
+        """Start the average at the current weights."""
+        for average, weight in zip(self.ema_generator.weights, self.generator.weights, strict=True):
+            average.assign(weight)
 
     def update_ema(self) -> None:
         """Move the average towards the current weights. Early on the decay is lower, (1 + t) / (10 + t)
@@ -175,6 +179,8 @@ class ColorizationGAN(Colorizer):
         self.discriminator = discriminator
         self.l1_weight = float(l1_weight)
         self.label_smoothing = bool(label_smoothing)
+        if int(generator_updates) < 1:
+            raise ValueError(f"generator_updates: at least 1 generator update per batch, got {generator_updates}")
         self.generator_updates = int(generator_updates)
         self.real_label = SMOOTHED_REAL_LABEL if label_smoothing else 1.0
         self.cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
@@ -218,12 +224,14 @@ class ColorizationGAN(Colorizer):
         with tf.GradientTape() as g_tape:
             color_fake = self.generator(l_scaled, training=True)
 
-            # 1) Discriminator: real pairs -> real label, generated pairs -> 0 (on a tape of its own).
-            with g_tape.stop_recording(), tf.GradientTape() as d_tape:
-                d_real, d_fake = self.discriminator_losses(l_scaled, color_true, color_fake)
-                d_loss = d_real + d_fake
-                scaled_d_loss = self.d_optimizer.scale_loss(d_loss)
-            descend(self.d_optimizer, d_tape, scaled_d_loss, self.discriminator)
+            # 1) Discriminator: real pairs -> real label, generated pairs -> 0 (on a tape of its own;
+            #    the generator's tape records none of it).
+            with g_tape.stop_recording():
+                with tf.GradientTape() as d_tape:
+                    d_real, d_fake = self.discriminator_losses(l_scaled, color_true, color_fake)
+                    d_loss = d_real + d_fake
+                    scaled_d_loss = self.d_optimizer.scale_loss(d_loss)
+                descend(self.d_optimizer, d_tape, scaled_d_loss, self.discriminator)
 
             # 2) Generator, first update: the same G(x), judged by the updated discriminator.
             g_gan, g_l1 = self.generator_losses(l_scaled, color_true, color_fake)

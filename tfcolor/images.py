@@ -65,11 +65,13 @@ def is_grayscale(rgb: tf.Tensor) -> tf.Tensor:
     return tf.reduce_max(spread) <= GRAYSCALE_TOLERANCE
 
 
-def resize_shorter_side(rgb: tf.Tensor, size: int) -> tf.Tensor:
-    """Scale `(H, W, 3)` so its shorter side is `size` (no-op when it already is)."""
+def resize_shorter_side(rgb: tf.Tensor, size: int, enlarge: bool = True) -> tf.Tensor:
+    """Scale `(H, W, 3)` so its shorter side is `size` (no-op when it already is); with `enlarge=False`
+    only shrink, for images kept to be cropped later (enlarging first would only cost memory)."""
     shape = tf.cast(tf.shape(rgb)[:2], tf.float32)
-    scale = size / tf.reduce_min(shape)
-    new_shape = tf.cast(tf.maximum(tf.round(shape * scale), size), tf.int32)
+    shorter = tf.reduce_min(shape)
+    target = float(size) if enlarge else tf.minimum(float(size), shorter)
+    new_shape = tf.cast(tf.maximum(tf.round(shape * target / shorter), target), tf.int32)
     return tf.cond(
         tf.reduce_all(new_shape == tf.shape(rgb)[:2]),
         lambda: rgb,
@@ -79,7 +81,7 @@ def resize_shorter_side(rgb: tf.Tensor, size: int) -> tf.Tensor:
 
 def random_square_crop(rgb: tf.Tensor, size: int, scale: tuple[float, float], seed: tf.Tensor) -> tf.Tensor:
     """A square of `(H, W, 3)` at a random place, its side a random fraction in `scale` of the shorter
-    side (never below `size` where the image allows), scaled to `(size, size, 3)`.
+    side, scaled to `(size, size, 3)` (up, where the photo has fewer pixels than the crop needs).
 
     `scale=(1, 1)` is the original code's crop: the largest square, at a random offset along the
     longer side. Smaller fractions cut patches at every scale from the full-resolution photo.
@@ -90,7 +92,7 @@ def random_square_crop(rgb: tf.Tensor, size: int, scale: tuple[float, float], se
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 3)
     fraction = tf.random.stateless_uniform([], seeds[0], scale[0], scale[1])
     side = tf.cast(tf.round(fraction * tf.cast(shorter, tf.float32)), tf.int32)
-    side = tf.clip_by_value(side, tf.minimum(size, shorter), shorter)
+    side = tf.clip_by_value(side, 1, shorter)
     top = tf.random.stateless_uniform([], seeds[1], 0, shape[0] - side + 1, dtype=tf.int32)
     left = tf.random.stateless_uniform([], seeds[2], 0, shape[1] - side + 1, dtype=tf.int32)
     crop = rgb[top : top + side, left : left + side]

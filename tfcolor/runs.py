@@ -62,8 +62,7 @@ def restore(model: gan.Colorizer, checkpoint: str) -> None:
     with_rng = any(name.startswith("dropout_rng/") for name in saved)
     checkpoint_for(model, with_average, with_rng).restore(checkpoint).expect_partial().assert_existing_objects_matched()
     if model.ema_generator is not None and not with_average:
-        for average, weight in zip(model.ema_generator.weights, model.generator.weights, strict=True):
-            average.assign(weight)
+        model.reset_ema()
 
 
 def checkpoint_manager(model: gan.Colorizer, run_dir: str | Path) -> tf.train.CheckpointManager:

@@ -105,7 +105,8 @@ def train(config: RunConfig, run_dir: str | Path, report: Callable[[str], None] 
         raise data.DatasetError(f"no usable training images ({counts['corrupt']} corrupt, {counts['grayscale']} "
                                 f"grayscale of {counts['files']} read); check --dataset-path.")
     precision = devices.resolve_precision(settings.precision)
-    model = gan.build_colorizer(config, jit_compile=devices.use_xla(settings.jit_compile), precision=precision)
+    xla = devices.use_xla(settings.jit_compile)
+    model = gan.build_colorizer(config, jit_compile=xla, precision=precision)
     run_dir.mkdir(parents=True, exist_ok=True)
     manager = runs.checkpoint_manager(model, run_dir)
     if manager.latest_checkpoint:
@@ -118,18 +119,18 @@ def train(config: RunConfig, run_dir: str | Path, report: Callable[[str], None] 
     if settings.max_steps:
         total_steps = min(total_steps, settings.max_steps)
     saver = callbacks.CheckpointSaver(manager, settings.save_interval, enabled=settings.save)
-    fit = dict(
-        validation_data=pipelines.validation, validation_freq=settings.validate_interval,
-        shuffle=False, callbacks=_callbacks(config, run_dir, pipelines, saver, total_steps, report),
-        verbose=1 if sys.stdout.isatty() else 2,
-    )
     step = callbacks.trained_batches(model)
     if step >= total_steps:
         report(f"{run_dir} is already trained to step {step}; raise --epochs or --max-steps to train further.")
     else:
+        fit = dict(
+            validation_data=pipelines.validation, validation_freq=settings.validate_interval,
+            shuffle=False, callbacks=_callbacks(config, run_dir, pipelines, saver, total_steps, report),
+            verbose=1 if sys.stdout.isatty() else 2,
+        )
         report(f"Training {config.model.model} on {config.data.dataset}: {pipelines.train_examples} images, "
                f"{steps_per_epoch} batches of {settings.batch_size} per epoch, until step {total_steps} "
-               f"({precision}{', XLA' if devices.use_xla(settings.jit_compile) else ''}).")
+               f"({precision}{', XLA' if xla else ''}).")
         _fit(model, fit, pipelines, step, total_steps, saver)
     if saver.nan_step is not None:
         raise TrainingDiverged(f"a loss became NaN or infinite at step {saver.nan_step}; training stopped. "

@@ -20,7 +20,7 @@ import keras
 import keras_tuner
 import tensorflow as tf
 
-from tfcolor import data, flags, gan
+from tfcolor import data, devices, flags, gan
 from tfcolor.config import ConfigError, RunConfig, general_unet, network_depth, resolve
 
 OBJECTIVES = {"accuracy": keras_tuner.Objective("val_accuracy", "max"), "l1": keras_tuner.Objective("val_l1", "min")}
@@ -53,7 +53,8 @@ class ColorizationHyperModel(keras_tuner.HyperModel):
 
     def build(self, hp):
         config = self.config_for(hp)
-        model = gan.build_colorizer(config)
+        model = gan.build_colorizer(config, jit_compile=devices.use_xla(config.train.jit_compile),
+                                    precision=devices.resolve_precision(config.train.precision))
         size = config.data.image_size
         model(tf.zeros((1, size, size, 1)))  # built, so keras-tuner can save the best epoch's weights
         return model
@@ -107,13 +108,6 @@ def search(base: RunConfig, directory: str | Path, algorithm: str = "bayesian", 
     return best, tuner.oracle.get_best_trials(1)[0]
 
 
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return number
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tfcolor.tune", description=__doc__.splitlines()[0])
     flags.add_config_flags(
@@ -126,8 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--algorithm", choices=ALGORITHMS, default="bayesian")
     parser.add_argument("--objective", choices=sorted(OBJECTIVES), default="accuracy",
                         help="validation pixel accuracy (maximised) or L1 (minimised)")
-    parser.add_argument("--max-trials", type=_positive_int, default=10, help="trials to run (random, bayesian)")
-    parser.add_argument("--widths", type=_positive_int, nargs="+", default=list(DEFAULT_WIDTHS),
+    parser.add_argument("--max-trials", type=flags.positive_int, default=10, help="trials to run (random, bayesian)")
+    parser.add_argument("--widths", type=flags.positive_int, nargs="+", default=list(DEFAULT_WIDTHS),
                         help="generator base-filter choices")
     parser.add_argument("--directory", required=True, help="search folder: trials, TensorBoard logs, best_config.json")
     return parser

@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     flags.add_run_flag(parser, "trained run whose colorizations are tested", required=True)
     parser.add_argument("--dataset", choices=DATASETS, help="photos to test on (default: the run's dataset)")
     parser.add_argument("--dataset-path", help="default: the run's dataset path")
-    parser.add_argument("--size", "--turing-test-size", type=int, default=100, dest="size",
+    parser.add_argument("--size", "--turing-test-size", type=flags.positive_int, default=100, dest="size",
                         help="number of photo pairs")
     parser.add_argument("--delay", "--turing-test-delay", type=float, default=0, dest="delay",
                         help="seconds before a pair disappears (0: no limit)")
