@@ -39,6 +39,7 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/serving_latency.py
 
 # GAN and U-Net against keeping it gray, on real photos never trained on (../shared/photos by default).
+# `make bench-quality QUALITY_ARGS=--record` appends the table to benchmarks/RESULTS.md.
 bench-quality: $(VENV)/.installed
 	$(PY) benchmarks/quality.py $(QUALITY_ARGS)
 

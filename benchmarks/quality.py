@@ -8,7 +8,8 @@ U-Net train on the rest with the same settings, `--dataset folder` at 64 px with
 (`--set` overrides any config field, as the training flags do), in turns of `--eval-every` batches. After each turn both, and the gray baseline (ab = 0),
 are scored on the held-back photos with `tfcolor.evaluate` at the training size: accuracy@2, PSNR,
 AuC, colourfulness, beside each model's training wall-clock. Writes `curves.json` and `curves.png`
-under `--output`; `--record` also appends the table to benchmarks/RESULTS.md.
+under `--output`; `--record` also appends the table to benchmarks/RESULTS.md and draws the curves into
+benchmarks/quality_curves.png.
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ DEFAULT_SETTINGS = ("network=demo",)
 METRICS = (("accuracy", "accuracy@2 (%)", 100.0), ("psnr", "PSNR (dB)", 1.0), ("auc", "AuC", 1.0),
            ("colorfulness", "colourfulness", 1.0))
 GRAY = evaluate.GRAY_LABEL
+RECORDED_PLOT = "quality_curves.png"
 
 
 def split_photos(photos: Path, output: Path) -> tuple[Path, Path]:
@@ -110,7 +112,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="a training setting, as the flag of the same name would set it")
     parser.add_argument("--output", type=Path, default=Path("runs/quality"), help="runs, curves.json and curves.png")
-    parser.add_argument("--record", action="store_true", help="append the table to benchmarks/RESULTS.md")
+    parser.add_argument("--record", action="store_true",
+                        help=f"append the table to benchmarks/RESULTS.md, the plot to benchmarks/{RECORDED_PLOT}")
     args = parser.parse_args()
     split, held_back = split_photos(args.dataset_path, args.output)
     configs = {label: settings(args, split, label) for label in ("gan", "unet")}
@@ -139,8 +142,9 @@ def main() -> None:
     table = markdown(curves)
     print(table)
     if args.record:
+        plot(curves, HERE / RECORDED_PLOT)
         with open(HERE / "RESULTS.md", "a", encoding="utf-8") as results_file:
-            results_file.write("\n" + table)
+            results_file.write(f"\n{table}\n![learning curves]({RECORDED_PLOT})\n")
     print(f"Curves: {args.output / 'curves.json'}, {args.output / 'curves.png'}")
 
 
