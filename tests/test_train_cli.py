@@ -180,6 +180,21 @@ def test_every_precision_trains_two_steps_and_resumes_under_the_next(tmp_path, c
     assert 12 <= int(model.g_optimizer.iterations.numpy()) <= 16
 
 
+def test_xla_with_mixed_precision_trains_resumes_and_exports_float32(tmp_path, capsys):
+    # What `--jit-compile auto` does on a GPU (XLA, mixed_float16 with loss scaling), run on the CPU.
+    run_dir = tmp_path / "run"
+    for steps in (2, 4):
+        assert train.main([*TINY, "--checkpoints-path", str(run_dir), "--max-steps", str(steps), "--sample", "0",
+                           "--jit-compile", "on", "--precision", "mixed_float16"]) == 0
+        assert latest_step(run_dir) == steps
+    out = capsys.readouterr().out
+    assert "mixed_float16, XLA" in out and "Resuming from step 2" in out
+    version = export.export_run(run_dir, tmp_path / "models" / "tfcolor")
+    signature = tf.saved_model.load(str(version)).signatures["colorize_lab"]
+    ab = signature(l_scaled=tf.zeros((1, 32, 32, 1)))["ab_scaled"]
+    assert ab.dtype == tf.float32 and bool(tf.reduce_all(tf.math.is_finite(ab)))
+
+
 def test_moving_average_is_what_colorize_and_export_use_and_survives_resuming(tmp_path):
     run_dir = tmp_path / "run"
     assert train.main([*TINY, "--checkpoints-path", str(run_dir), "--max-steps", "3", "--ema-decay", "0.9",
