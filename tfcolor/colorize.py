@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import tensorflow as tf
@@ -62,7 +63,7 @@ def input_photos(source: str | Path) -> tuple[list[Path], Path]:
 
 
 def colorize_paths(run_or_model: str | Path | Colorizer, source: str | Path, output_dir: str | Path,
-                   image_size: int | None = None, report=None) -> ColorizeSummary:
+                   image_size: int | None = None, report: Callable[[str], None] | None = None) -> ColorizeSummary:
     """Colorize a photo or a folder of photos into `output_dir` as PNGs at their own sizes.
 
     Args:

@@ -12,7 +12,10 @@ import dataclasses
 import math
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tfcolor.config import RunConfig
 
 DATASETS = ("demo", "cifar10", "places365", "folder")
 MODELS = ("gan", "unet")
@@ -42,15 +45,18 @@ def label(path: str) -> str:
 
 
 def invalid(path: str, expected: str, value: Any) -> ConfigError:
+    """The one message shape for a bad value: `section.field (--flag): expected ..., got ...`."""
     return ConfigError(f"{label(path)}: expected {expected}, got {value!r}")
 
 
 def check_choice(path: str, value: Any, choices: tuple[str, ...]) -> None:
+    """Raise `invalid` unless `value` is one of `choices`."""
     if value not in choices:
         raise invalid(path, "one of " + ", ".join(choices), value)
 
 
 def check_network_shortcuts(base_filters: int, depth: int) -> None:
+    """`--base-filters` and `--depth` build a table before any field exists, so they are checked here."""
     for path, value in (("base_filters", base_filters), ("depth", depth)):
         if not _positive_int(value):
             raise invalid(path, "a positive integer", value)
@@ -201,7 +207,7 @@ def _rules(network_names: tuple[str, ...]) -> list[tuple[str, Callable[[Any], bo
     ]
 
 
-def _cross_field_problems(config, needs_dataset: bool) -> list[str]:
+def _cross_field_problems(config: RunConfig, needs_dataset: bool) -> list[str]:
     """Rules that tie fields together: sizes against the network's depth, tables against each other."""
     problems = []
     model, data = config.model, config.data
@@ -221,7 +227,7 @@ def _cross_field_problems(config, needs_dataset: bool) -> list[str]:
     return problems
 
 
-def check(config, network_names: tuple[str, ...], needs_dataset: bool = True) -> None:
+def check(config: RunConfig, network_names: tuple[str, ...], needs_dataset: bool = True) -> None:
     """Raise one `ConfigError` listing every invalid field of a `RunConfig`, or return."""
     problems = []
     for path, test, expected in _rules(network_names):

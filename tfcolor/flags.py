@@ -68,7 +68,8 @@ CONFIG_FLAGS: dict[str, tuple[str, str | None]] = {
 }
 
 
-def add_config_flags(parser: argparse.ArgumentParser, flags=tuple(CONFIG_FLAGS), overrides=None) -> None:
+def add_config_flags(parser: argparse.ArgumentParser, flags: tuple[str, ...] = tuple(CONFIG_FLAGS),
+                     overrides: dict[str, str] | None = None) -> None:
     """Add `flags` (default: all) to `parser`; `overrides` maps a flag to a help text of this command's."""
     for flag in flags:
         help_text, metavar = CONFIG_FLAGS[flag]

@@ -204,7 +204,8 @@ class ColorizationGAN(Colorizer):
     def discriminate(self, l_scaled, color_channels, training=True):
         return self.discriminator(tf.concat([l_scaled, color_channels], axis=-1), training=training)
 
-    def discriminator_losses(self, l_scaled, color_true, color_fake):
+    def discriminator_losses(self, l_scaled: tf.Tensor, color_true: tf.Tensor, color_fake: tf.Tensor
+                             ) -> tuple[tf.Tensor, tf.Tensor]:
         """(d_real, d_fake): real pairs -> the real label (1, or 0.9 smoothed), generated pairs -> 0."""
         real_logits = self.discriminate(l_scaled, color_true)
         fake_logits = self.discriminate(l_scaled, color_fake)
@@ -212,7 +213,8 @@ class ColorizationGAN(Colorizer):
         d_fake = self.cross_entropy(tf.zeros_like(fake_logits), fake_logits)
         return d_real, d_fake
 
-    def generator_losses(self, l_scaled, color_true, color_fake):
+    def generator_losses(self, l_scaled: tf.Tensor, color_true: tf.Tensor, color_fake: tf.Tensor
+                         ) -> tuple[tf.Tensor, tf.Tensor]:
         """(g_gan, g_l1): the non-saturating -log D(x, G(x)) and mean |G(x) - y|."""
         fake_logits = self.discriminate(l_scaled, color_fake)
         g_gan = self.cross_entropy(tf.ones_like(fake_logits), fake_logits)
