@@ -50,15 +50,20 @@ def places_folder(photos: Path, root: Path, count: int) -> Path:
     return root
 
 
-def images_per_second(config: DataConfig, batch_size: int, batches: int) -> float:
-    pipelines = data.make_pipelines(config, batch_size, seed=0, validate=False)
-    iterator = iter(pipelines.train)
-    for _ in range(3):  # warm-up: tracing, thread pools, first files
+def _rate(dataset: tf.data.Dataset, batch_size: int, batches: int) -> float:
+    """Images/s over `batches` batches of `dataset`, after 3 warm-up batches (tracing, thread pools, first files)."""
+    iterator = iter(dataset)
+    for _ in range(3):
         next(iterator)
     start = time.perf_counter()
     for _ in range(batches):
         next(iterator)
     return batches * batch_size / (time.perf_counter() - start)
+
+
+def images_per_second(config: DataConfig, batch_size: int, batches: int) -> float:
+    """A dataset config's training pipeline, as `tfcolor.train` builds it."""
+    return _rate(data.make_pipelines(config, batch_size, seed=0, validate=False).train, batch_size, batches)
 
 
 def model_consumption(preset: str, batch_size: int) -> float:
@@ -100,14 +105,7 @@ def array_images_per_second(images: np.ndarray, batch_size: int, batches: int) -
     """The CIFAR-10 pipeline on arrays already in memory (what `cifar.load_split` returns)."""
     stats = data.PipelineStats()
     config = DataConfig(dataset="cifar10", image_size=32)
-    dataset = data.training_batches(images, stats, config, batch_size, seed=0)
-    iterator = iter(dataset)
-    for _ in range(3):
-        next(iterator)
-    start = time.perf_counter()
-    for _ in range(batches):
-        next(iterator)
-    return batches * batch_size / (time.perf_counter() - start)
+    return _rate(data.training_batches(images, stats, config, batch_size, seed=0), batch_size, batches)
 
 
 if __name__ == "__main__":

@@ -28,13 +28,12 @@ def decode_rgb(contents: tf.Tensor, min_side: int | None = None) -> tf.Tensor:
             size is decoded at half (a quarter, an eighth) of its size: training at 64 px never needs
             a 4000-px photo's every pixel. None decodes every image in full.
     """
-    if min_side is None:
+    def in_full():
         return _to_rgb(tf.io.decode_image(contents, channels=0, dtype=tf.uint8, expand_animations=False))
-    return tf.cond(
-        tf.io.is_jpeg(contents),
-        lambda: _to_rgb(_decode_jpeg_at_least(contents, min_side)),
-        lambda: _to_rgb(tf.io.decode_image(contents, channels=0, dtype=tf.uint8, expand_animations=False)),
-    )
+
+    if min_side is None:
+        return in_full()
+    return tf.cond(tf.io.is_jpeg(contents), lambda: _to_rgb(_decode_jpeg_at_least(contents, min_side)), in_full)
 
 
 def _decode_jpeg_at_least(contents: tf.Tensor, min_side: int) -> tf.Tensor:
