@@ -33,7 +33,7 @@ def test_places365_layout_counts_corrupt_and_grayscale_files(places_dir):
     assert all(b[0].shape == (2, 32, 32, 1) for b in batches)
     running = pipes.stats.as_dict()  # training reads ahead into the next pass: at least one of each
     assert running["corrupt"] >= 1 and running["grayscale"] >= 1
-    assert pipes.survey() == {"files": 12, "corrupt": 1, "grayscale": 1}  # exactly, over one pass
+    assert pipes.survey() == {"files": 12, "corrupt": 1, "oversized": 0, "grayscale": 1}  # exactly, over one pass
     assert sum(len(b[0]) for b in pipes.validation) == 4
 
 

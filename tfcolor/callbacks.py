@@ -15,7 +15,7 @@ import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
 
 from tfcolor import color, grids, optimizers
-from tfcolor.data import PipelineStats
+from tfcolor.data import PipelineStats, describe_skipped
 
 
 def trained_batches(model: keras.Model) -> int:
@@ -153,21 +153,25 @@ class HParamsSummary(keras.callbacks.Callback):
 
 
 class SkippedImages(keras.callbacks.Callback):
-    """Each epoch: the pipeline's counters under `data/`, and a line when images were skipped."""
+    """Each epoch: the pipeline's running counters under `data/`, and a line when this epoch skipped images."""
 
     def __init__(self, *, writer: tf.summary.SummaryWriter, stats: PipelineStats, report: Callable[[str], None]):
         super().__init__()
         self.writer = writer
         self.stats = stats
         self.report = report
+        self._before: dict[str, int] = {}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._before = self.stats.as_dict()
 
     def on_epoch_end(self, epoch, logs=None):
         counts = self.stats.as_dict()
         with self.writer.as_default(step=epoch):
             for name, value in counts.items():
                 tf.summary.scalar(f"data/{name}", value)
-        if counts["corrupt"] or counts["grayscale"]:
-            self.report(
-                f"Epoch {epoch + 1}: skipped {counts['corrupt']} corrupt/unreadable and "
-                f"{counts['grayscale']} grayscale images of {counts['files']} read so far."
-            )
+        this_epoch = {name: value - self._before.get(name, 0) for name, value in counts.items()}
+        line = describe_skipped(this_epoch)
+        if line:
+            self.report(f"Epoch {epoch + 1}: skipped {line} of {this_epoch['files']} read this epoch.")
+

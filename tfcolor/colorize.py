@@ -3,7 +3,9 @@
     python -m tfcolor.colorize --checkpoints-path RUN --test-input IN --test-output OUT
 
 Each input (colour or grayscale, any size) becomes `OUT/<its name>.png` (sub-folders kept) at the
-input's own size. Unreadable files are skipped and counted. From Python: `colorize_paths(run, IN, OUT)`.
+input's own size. A file that cannot be used (unreadable, not an image, a name that is not UTF-8,
+more pixels than `--max-pixels`) is skipped with its reason and the rest is processed; `--strict`
+makes any skip fail the run (exit 1). From Python: `colorize_paths(run, IN, OUT)`.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from tfcolor import data, flags, images, inference, photo_files, runs
-from tfcolor.config import ConfigError
+from tfcolor.config import DEFAULT_MAX_PIXELS, ConfigError
 from tfcolor.gan import Colorizer
 
 
@@ -25,7 +27,7 @@ class ColorizeSummary:
     """What `colorize_paths` did: the PNGs written and the inputs skipped, with the reason."""
 
     written: list[Path] = dataclasses.field(default_factory=list)
-    skipped: dict[Path, str] = dataclasses.field(default_factory=dict)
+    skipped: dict[str, str] = dataclasses.field(default_factory=dict)  # printable name -> reason
 
 
 def output_paths(inputs: list[Path], input_root: Path, output_dir: Path) -> dict[Path, Path]:
@@ -44,8 +46,9 @@ def output_paths(inputs: list[Path], input_root: Path, output_dir: Path) -> dict
     return targets
 
 
-def input_photos(source: str | Path) -> tuple[list[Path], Path]:
-    """(photos, root) of a photo file or a folder searched recursively.
+def input_photos(source: str | Path, skipped: dict[str, str]) -> tuple[list[Path], Path]:
+    """(photos, root) of a photo file or a folder searched recursively; names that are not UTF-8 go
+    into `skipped` instead.
 
     Raises:
         FileNotFoundError: `source` does not exist.
@@ -53,28 +56,60 @@ def input_photos(source: str | Path) -> tuple[list[Path], Path]:
     """
     source = Path(source)
     if source.is_file():
+        if not photo_files.has_text_name(source):
+            skipped[photo_files.printable(source)] = photo_files.UNTEXT_NAME_REASON
+            return [], source.parent
         return [source], source
     if not source.is_dir():
-        raise FileNotFoundError(f"--test-input {source} does not exist")
-    photos = [Path(p) for p in photo_files.find_images(source)]
-    if not photos:
+        raise FileNotFoundError(f"--test-input {photo_files.printable(source)} does not exist")
+    photos = [Path(p) for p in photo_files.find_images(source, skipped)]
+    if not photos and not skipped:
         raise data.DatasetError(f"--test-input {source} holds no images ({', '.join(photo_files.IMAGE_EXTENSIONS)})")
     return photos, source
 
 
+class PhotoSkipped(Exception):
+    """A photo that cannot be colorized; the message is the reason."""
+
+
+def read_photo(path: Path, max_pixels: int) -> tf.Tensor:
+    """One photo file -> float RGB `(H, W, 3)`, its size checked from its header before it is decoded.
+
+    Raises:
+        PhotoSkipped: unreadable file, not an image, or more than `max_pixels` pixels.
+    """
+    try:
+        contents = path.read_bytes()
+    except OSError as error:
+        raise PhotoSkipped(f"unreadable ({error.strerror or error})") from None
+    try:
+        over_limit = images.over_pixel_limit(contents, max_pixels)
+        if over_limit:
+            raise PhotoSkipped(over_limit)
+        return images.decode_rgb(tf.constant(contents))
+    except tf.errors.InvalidArgumentError as error:
+        raise PhotoSkipped(f"not a readable image ({error.message.splitlines()[0]})") from None
+
+
 def colorize_paths(run_or_model: str | Path | Colorizer, source: str | Path, output_dir: str | Path,
-                   image_size: int | None = None, report: Callable[[str], None] | None = None) -> ColorizeSummary:
+                   image_size: int | None = None, report: Callable[[str], None] | None = None,
+                   max_pixels: int = DEFAULT_MAX_PIXELS) -> ColorizeSummary:
     """Colorize a photo or a folder of photos into `output_dir` as PNGs at their own sizes.
 
     Args:
         run_or_model: a run directory (or one checkpoint in it), or a loaded model (then give `image_size`).
         image_size: the resolution the model predicts at (default: the run's training size).
         report: called with one line per skipped file (default: nothing).
+        max_pixels: photos with more pixels are skipped before they are decoded.
 
     Raises:
         RunError: not a trained run. FileNotFoundError, DatasetError: as `input_photos`.
     """
-    photos, root = input_photos(source)
+    summary = ColorizeSummary()
+    photos, root = input_photos(source, summary.skipped)
+    if report:
+        for name, reason in summary.skipped.items():
+            report(f"skipped {name}: {reason}")
     if isinstance(run_or_model, Colorizer):
         model, model_size = run_or_model, image_size
         if model_size is None:
@@ -83,14 +118,13 @@ def colorize_paths(run_or_model: str | Path | Colorizer, source: str | Path, out
         config, model = runs.load_model(run_or_model)
         model_size = image_size or config.data.image_size
     colorize = tf.function(lambda rgb: inference.colorize_rgb(model, rgb, model_size), reduce_retracing=True)
-    summary = ColorizeSummary()
     for photo, target in output_paths(photos, root, Path(output_dir)).items():
         try:
-            rgb = images.decode_rgb(tf.io.read_file(str(photo)))
-        except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as error:
-            summary.skipped[photo] = f"not a readable image ({error.message.splitlines()[0]})"
+            rgb = read_photo(photo, max_pixels)
+        except PhotoSkipped as reason:
+            summary.skipped[str(photo)] = str(reason)
             if report:
-                report(f"skipped {photo}: {summary.skipped[photo]}")
+                report(f"skipped {photo}: {reason}")
             continue
         colorized = tf.image.convert_image_dtype(colorize(rgb), tf.uint8, saturate=True)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -109,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--test-input", required=True, help="a photo, or a folder of photos (searched recursively)")
     parser.add_argument("--test-output", required=True, help="folder for the colorized PNGs")
     parser.add_argument("--image-size", type=flags.positive_int, help="resolution the model predicts at (default: its training size)")
+    flags.add_skip_flags(parser)
     return parser
 
 
@@ -117,13 +152,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         summary = colorize_paths(args.checkpoints_path, args.test_input, args.test_output, args.image_size,
-                                 report=lambda line: print(line, file=sys.stderr))
+                                 report=lambda line: print(line, file=sys.stderr), max_pixels=args.max_pixels)
     except (FileNotFoundError, data.DatasetError, runs.RunError, ConfigError) as error:
         parser.error(str(error))
     done, total = len(summary.written), len(summary.written) + len(summary.skipped)
     skipped = f" ({len(summary.skipped)} skipped)" if summary.skipped else ""
     print(f"Colorized {done} of {total} images into {args.test_output}{skipped}")
-    return 0 if done else 1
+    return 1 if not done or (args.strict and summary.skipped) else 0
 
 
 if __name__ == "__main__":

@@ -22,6 +22,9 @@ from tfcolor.config_rules import ConfigError
 __all__ = ["ConfigError", "DataConfig", "ModelConfig", "TrainConfig", "RunConfig", "resolve", "preset_for"]
 
 DATASETS = config_rules.DATASETS
+# Photos with more pixels are skipped before decoding (a 20000x20000 PNG is 1.2 MB on disk, 4.8 GB
+# decoded). The one default of training data, colorize, evaluate and the exported signatures.
+DEFAULT_MAX_PIXELS = 50_000_000
 CUSTOM_NETWORK = config_rules.CUSTOM_NETWORK
 
 
@@ -37,6 +40,7 @@ class DataConfig:
     cache: bool = False
     demo_patches: int = 2048
     crop_scale: tuple[float, ...] | None = None
+    max_pixels: int = DEFAULT_MAX_PIXELS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -214,7 +218,7 @@ PRESETS: dict[str, RunConfig] = {
 
 # Settings that may change when a run is resumed; any other difference means another model.
 RESUMABLE_FIELDS = ("train.", "data.dataset_path", "data.augment", "data.cache", "data.demo_patches",
-                    "data.crop_scale")
+                    "data.crop_scale", "data.max_pixels")
 
 
 def preset_for(dataset: str | None = None, image_size: int | None = None) -> RunConfig:

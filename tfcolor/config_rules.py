@@ -172,6 +172,7 @@ def _rules(network_names: tuple[str, ...]) -> list[tuple[str, Callable[[Any], bo
         ("data.image_size", *positive),
         ("data.color_space", lambda v: v in COLOR_SPACES, "one of " + ", ".join(COLOR_SPACES)),
         ("data.demo_patches", *positive),
+        ("data.max_pixels", *positive),
         ("data.crop_scale", lambda v: v is None or (len(v) == 2 and all(map(_number_in(0.0, 1.0, low_open=True), v))
                                                     and v[0] <= v[1]),
          "two fractions MIN,MAX with 0 < MIN <= MAX <= 1"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfcolor import cifar, color, demo_data
-from tfcolor.images import decode_rgb, is_grayscale, random_square_crop, resize_shorter_side
+from tfcolor.images import decode_rgb, encoded_size, is_grayscale, random_square_crop, resize_shorter_side
 from tfcolor.config import DATASETS, DataConfig
 from tfcolor.photo_files import DatasetError, folder_files, places365_files
 
@@ -31,16 +32,24 @@ AUTOTUNE = tf.data.AUTOTUNE
 
 
 class PipelineStats:
-    """Counters the pipelines update as they run: files read, corrupt files and grayscale images skipped."""
+    """Counters the pipelines update where they skip an image: files read, and images skipped because
+    they were corrupt or unreadable, over the pixel limit, or grayscale."""
 
-    def __init__(self):
-        self.files = tf.Variable(0, dtype=tf.int64, trainable=False, name="files")
-        self.decoded = tf.Variable(0, dtype=tf.int64, trainable=False, name="decoded")
-        self.grayscale = tf.Variable(0, dtype=tf.int64, trainable=False, name="grayscale")
+    COUNTERS = ("files", "corrupt", "oversized", "grayscale")
+
+    def __init__(self, unlisted: dict[str, str] | None = None):
+        for name in self.COUNTERS:
+            setattr(self, name, tf.Variable(0, dtype=tf.int64, trainable=False, name=name))
+        self.unlisted = unlisted or {}  # files left out while listing the dataset: name -> reason
 
     def as_dict(self) -> dict[str, int]:
-        files, decoded = int(self.files.numpy()), int(self.decoded.numpy())
-        return {"files": files, "corrupt": files - decoded, "grayscale": int(self.grayscale.numpy())}
+        return {name: int(getattr(self, name).numpy()) for name in self.COUNTERS}
+
+
+def describe_skipped(counts: dict[str, int]) -> str:
+    """`{"corrupt": 2, "grayscale": 1, ...}` -> "2 corrupt/unreadable, 1 grayscale" ("" when none)."""
+    labels = {"corrupt": "corrupt/unreadable", "oversized": "over the pixel limit", "grayscale": "grayscale"}
+    return ", ".join(f"{counts[name]} {label}" for name, label in labels.items() if counts.get(name))
 
 
 @dataclasses.dataclass
@@ -61,39 +70,54 @@ class Pipelines:
         return self.train_from(0)
 
 
-def _reader(source: list[str] | np.ndarray, stats: PipelineStats, min_side: int) -> Callable[[tf.Tensor], tf.Tensor]:
-    """index -> float RGB of one element of a source: a file read and decoded (no larger than `min_side`
-    needs), or a row of a uint8 array. Raises on an undecodable file."""
+def _reader(source: list[str] | np.ndarray, stats: PipelineStats, min_side: int, max_pixels: int
+            ) -> Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
+    """index -> (float RGB, over the pixel limit?) of one element of a source: a file read and decoded (no
+    larger than `min_side` needs; not decoded at all when its header says it is over `max_pixels`), or a
+    row of a uint8 array. Raises on an unreadable or undecodable file."""
     if isinstance(source, np.ndarray):
         images = tf.constant(source)
 
         def read(index):
             stats.files.assign_add(1)
-            return color.to_float_rgb(tf.gather(images, index))
+            return color.to_float_rgb(tf.gather(images, index)), tf.constant(False)
 
         return read
-    paths = tf.constant(source, tf.string)
+    # Paths travel as bytes: a name that is not UTF-8 (listing skips those) cannot break the graph.
+    paths = tf.constant([os.fsencode(path) for path in source], tf.string)
 
     def read(index):
         stats.files.assign_add(1)
-        return decode_rgb(tf.io.read_file(tf.gather(paths, index)), min_side)
+        contents = tf.io.read_file(tf.gather(paths, index))
+        size = encoded_size(contents)
+        oversized = size[0] * size[1] > max_pixels
+        rgb = tf.cond(oversized, lambda: tf.zeros([1, 1, 3]), lambda: decode_rgb(contents, min_side))
+        return rgb, oversized
 
     return read
 
 
-def _decoded(indices: tf.data.Dataset, read: Callable, stats: PipelineStats) -> tf.data.Dataset:
-    """The elements `indices` name, read in that order; unreadable files are skipped and counted.
+def _decoded(indices: tf.data.Dataset, read: Callable, stats: PipelineStats, length: int | None = None
+             ) -> tf.data.Dataset:
+    """The elements `indices` name, read in that order; unreadable and oversized files are skipped and counted.
 
-    A read counts itself as decoded in the same call, once it has decoded: a decoded image waiting in
-    a prefetch buffer is not counted as corrupt (only reads still running are between the counts)."""
+    A failed read is dropped by `ignore_errors`; the stream counts it when the next good read shows a
+    gap in the positions, so reads still in flight never count. A finite stream of `length` indices
+    ends with a sentinel at position `length`, so failures at its very end are counted too."""
+    reads = indices.enumerate().map(lambda position, index: (position, *read(index), True),
+                                    num_parallel_calls=AUTOTUNE).ignore_errors()
+    if length is not None:
+        sentinel = (tf.constant(length, tf.int64), tf.zeros([1, 1, 3]), tf.constant(False), tf.constant(False))
+        reads = reads.concatenate(tf.data.Dataset.from_tensors(sentinel))
 
-    def read_and_count(index):
-        rgb = read(index)
-        with tf.control_dependencies([rgb]):
-            stats.decoded.assign_add(1)
-        return tf.identity(rgb)
+    def count_gap(last_position, element):
+        position, rgb, oversized, real = element
+        stats.corrupt.assign_add(position - last_position - 1)
+        stats.oversized.assign_add(tf.cast(oversized, tf.int64))
+        return position, (rgb, real & tf.logical_not(oversized))
 
-    return indices.map(read_and_count, num_parallel_calls=AUTOTUNE).ignore_errors()
+    counted = reads.scan(tf.constant(-1, tf.int64), count_gap)
+    return counted.filter(lambda rgb, usable: usable).map(lambda rgb, usable: rgb)
 
 
 def _skip_grayscale(dataset: tf.data.Dataset, stats: PipelineStats) -> tf.data.Dataset:
@@ -164,7 +188,9 @@ def _as_model_batches(images: tf.data.Dataset, config: DataConfig) -> tf.data.Da
     return _without_autotuning(batches.prefetch(AUTOTUNE))
 
 
-def _sources(config: DataConfig, seed: int) -> tuple[list[str] | np.ndarray, list[str] | np.ndarray]:
+def _sources(config: DataConfig, seed: int, skipped: dict[str, str]
+             ) -> tuple[list[str] | np.ndarray, list[str] | np.ndarray]:
+    """(train, validation) sources; files left out while listing go into `skipped` (name -> reason)."""
     if config.dataset not in DATASETS:
         raise DatasetError(f"Unknown dataset {config.dataset!r}; expected one of {DATASETS}.")
     if config.dataset == "demo":
@@ -179,13 +205,15 @@ def _sources(config: DataConfig, seed: int) -> tuple[list[str] | np.ndarray, lis
         except FileNotFoundError as error:
             raise DatasetError(str(error)) from None
     if config.dataset == "places365":
-        return places365_files(config.dataset_path, True), places365_files(config.dataset_path, False)
-    return folder_files(config.dataset_path)
+        return (places365_files(config.dataset_path, True, skipped),
+                places365_files(config.dataset_path, False, skipped))
+    return folder_files(config.dataset_path, skipped)
 
 
-def _images(source: list[str] | np.ndarray, stats: PipelineStats, min_side: int) -> tf.data.Dataset:
-    """A source's float RGB images in their order, unreadable and grayscale ones skipped."""
-    return _skip_grayscale(_decoded(tf.data.Dataset.range(len(source)), _reader(source, stats, min_side), stats), stats)
+def _images(source: list[str] | np.ndarray, stats: PipelineStats, min_side: int, max_pixels: int) -> tf.data.Dataset:
+    """A source's float RGB images in their order, unreadable, oversized and grayscale ones skipped."""
+    read = _reader(source, stats, min_side, max_pixels)
+    return _skip_grayscale(_decoded(tf.data.Dataset.range(len(source)), read, stats, len(source)), stats)
 
 
 def evaluation_set(config: DataConfig, batch_size: int, limit: int | None = None) -> tuple[tf.data.Dataset, PipelineStats]:
@@ -197,12 +225,13 @@ def evaluation_set(config: DataConfig, batch_size: int, limit: int | None = None
     Raises:
         DatasetError: as `make_pipelines`, or when there is nothing to evaluate on.
     """
-    train_source, validation_source = _sources(config, seed=0)
+    unlisted: dict[str, str] = {}
+    train_source, validation_source = _sources(config, 0, unlisted)
     source = list(train_source) + list(validation_source) if config.dataset == "folder" else validation_source
     if not len(source):
         raise DatasetError(f"{config.dataset} at {config.dataset_path}: no images to evaluate on.")
-    stats = PipelineStats()
-    dataset = _to_size(_images(source, stats, config.image_size), config.image_size)
+    stats = PipelineStats(unlisted)
+    dataset = _to_size(_images(source, stats, config.image_size, config.max_pixels), config.image_size)
     if limit:
         dataset = dataset.take(limit)
     return _without_autotuning(dataset.batch(batch_size).prefetch(AUTOTUNE)), stats
@@ -225,9 +254,9 @@ def _working_images(source: list[str] | np.ndarray, stats: PipelineStats, config
         return images.map(lambda rgb: resize_shorter_side(rgb, side, enlarge=False), num_parallel_calls=AUTOTUNE)
 
     if not config.cache:
-        read = _reader(source, stats, side)
+        read = _reader(source, stats, side, config.max_pixels)
         return len(source), lambda indices: resized(_skip_grayscale(_decoded(indices, read, stats), stats))
-    cached = [image.numpy() for image in resized(_images(source, stats, side))]
+    cached = [image.numpy() for image in resized(_images(source, stats, side, config.max_pixels))]
     read = _reader_of_cached(cached)
     return len(cached), lambda indices: indices.map(read, num_parallel_calls=AUTOTUNE)
 
@@ -272,10 +301,10 @@ def training_batches(source: list[str] | np.ndarray, stats: PipelineStats, confi
     return _as_model_batches(batches, config)
 
 
-def _survey(source: list[str] | np.ndarray, min_side: int) -> dict[str, int]:
+def _survey(source: list[str] | np.ndarray, min_side: int, max_pixels: int) -> dict[str, int]:
     """One pass over a source on counters of its own: how many files, how many unreadable, how many gray."""
     stats = PipelineStats()
-    for _ in _images(source, stats, min_side):
+    for _ in _images(source, stats, min_side, max_pixels):
         pass
     return stats.as_dict()
 
@@ -291,22 +320,23 @@ def make_pipelines(config: DataConfig, batch_size: int, seed: int, validate: boo
         DatasetError: unknown dataset, missing path, or fewer training images than one batch.
     """
     color.check_color_space(config.color_space)
-    train_source, validation_source = _sources(config, seed)
+    unlisted: dict[str, str] = {}
+    train_source, validation_source = _sources(config, seed, unlisted)
     if len(train_source) < batch_size:
         raise DatasetError(
             f"{config.dataset} at {config.dataset_path}: {len(train_source)} training images, "
             f"fewer than one batch of {batch_size}."
         )
-    stats = PipelineStats()
+    stats = PipelineStats(unlisted)
     validation = None
     if validate and len(validation_source):
-        images = _to_size(_images(validation_source, stats, config.image_size), config.image_size)
+        images = _to_size(_images(validation_source, stats, config.image_size, config.max_pixels), config.image_size)
         validation = _as_model_batches(images.batch(batch_size), config)
     working = functools.cache(lambda: _working_images(train_source, stats, config))
     return Pipelines(
         train_from=lambda start: training_batches(train_source, stats, config, batch_size, seed, start, working()),
-        has_images=lambda: any(True for _ in _images(train_source, stats, largest_needed_side(config)).take(1)),
-        survey=lambda: _survey(train_source, largest_needed_side(config)),
+        has_images=lambda: any(True for _ in _images(train_source, stats, largest_needed_side(config), config.max_pixels).take(1)),
+        survey=lambda: _survey(train_source, largest_needed_side(config), config.max_pixels),
         validation=validation, stats=stats, train_examples=len(train_source),
         steps_per_epoch=len(train_source) // batch_size,
     )

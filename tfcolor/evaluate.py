@@ -23,7 +23,7 @@ import keras
 import tensorflow as tf
 
 from tfcolor import color, data, flags, inference, metrics, report, runs
-from tfcolor.config import DATASETS, PRESETS, ConfigError
+from tfcolor.config import DATASETS, DEFAULT_MAX_PIXELS, PRESETS, ConfigError
 from tfcolor.gan import Colorizer
 
 ACCURACY_THRESHOLDS = tuple(range(21))
@@ -107,7 +107,8 @@ def load_candidates(run_dirs: list[str]) -> tuple[list[Candidate], list]:
 
 def evaluate(run_dirs: list[str | Path], output: str | Path | None = None, dataset: str | None = None,
              dataset_path: str | None = None, image_size: int | None = None, acc_thresh: float = 2.0,
-             max_images: int | None = None, batch_size: int = 32, examples: int = 8) -> dict:
+             max_images: int | None = None, batch_size: int = 32, examples: int = 8,
+             max_pixels: int = DEFAULT_MAX_PIXELS) -> dict:
     """Score runs and the gray baseline on held-out photos; write the report under `output` when given.
 
     The photos are the first run's held-out set unless `dataset`/`dataset_path` say otherwise, at the
@@ -118,10 +119,11 @@ def evaluate(run_dirs: list[str | Path], output: str | Path | None = None, datas
     """
     candidates, configs = load_candidates([str(r) for r in run_dirs])
     first = configs[0].data if configs else PRESETS[dataset or "demo"].data
-    data_config = runs.held_out_data(first, dataset, dataset_path, image_size)
+    data_config = dataclasses.replace(runs.held_out_data(first, dataset, dataset_path, image_size), max_pixels=max_pixels)
     images, stats = data.evaluation_set(data_config, batch_size, max_images)
     results, shown = score(candidates, images, acc_thresh, examples)
-    results.update(dataset=dataclasses.asdict(data_config), skipped=stats.as_dict(), runs=[str(r) for r in run_dirs])
+    skipped = {**stats.as_dict(), "names": dict(stats.unlisted)}
+    results.update(dataset=dataclasses.asdict(data_config), skipped=skipped, runs=[str(r) for r in run_dirs])
     if output is not None:
         results["written"] = [str(p) for p in report.write_all(results, shown, Path(output))]
     return results
@@ -141,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=flags.positive_int, default=32, help="images per inference batch")
     parser.add_argument("--examples", type=flags.positive_int, default=8, help="example colorizations per grid")
     parser.add_argument("--output", help="folder for the results (default: a new evaluation-<time> folder here)")
+    flags.add_skip_flags(parser)
     return parser
 
 
@@ -150,15 +153,22 @@ def main(argv: list[str] | None = None) -> int:
     output = Path(args.output or f"evaluation-{datetime.datetime.now():%Y%m%d-%H%M%S}")
     try:
         results = evaluate(args.checkpoints_path, output, args.dataset, args.dataset_path, args.image_size,
-                           args.acc_thresh, args.max_images, args.batch_size, args.examples)
+                           args.acc_thresh, args.max_images, args.batch_size, args.examples, args.max_pixels)
     except (runs.RunError, ConfigError) as error:
         parser.error(str(error))
     except data.DatasetError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(report.terminal_table(results))
+    skipped = results["skipped"]
+    for name, reason in skipped["names"].items():
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    line = data.describe_skipped(skipped)
+    if line or skipped["names"]:
+        print(f"Skipped {line or 'no images'} of {skipped['files']} read, and {len(skipped['names'])} by name.",
+              file=sys.stderr)
     print(f"Results: {', '.join(results['written'])}")
-    return 0
+    return 1 if args.strict and (line or skipped["names"]) else 0
 
 
 if __name__ == "__main__":

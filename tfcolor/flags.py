@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from tfcolor import config_rules, runs
-from tfcolor.config import NETWORK_PRESETS, PRESETS, RunConfig, preset_for, resolve
+from tfcolor.config import DEFAULT_MAX_PIXELS, NETWORK_PRESETS, PRESETS, RunConfig, preset_for, resolve
 
 _BOOL = "BOOL"
 
@@ -44,6 +44,7 @@ CONFIG_FLAGS: dict[str, tuple[str, str | None]] = {
     "--l1-weight": ("weight of the L1 term in the generator loss", "WEIGHT"),
     "--augment": ("random horizontal flips", _BOOL),
     "--label-smoothing": ("one-sided label smoothing (real label 0.9)", _BOOL),
+    "--max-pixels": ("skip photos with more pixels than this, before decoding them", "N"),
     "--cache": ("decode the training photos once, into memory, at the size their crops need", _BOOL),
     "--demo-patches": ("training patches cut from the embedded photos per epoch", "N"),
     "--crop-scale": ("training crops: side as a fraction of each photo's shorter side, drawn per image from "
@@ -89,6 +90,13 @@ def positive_int(value: str) -> int:
     if number <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return number
+
+
+def add_skip_flags(parser: argparse.ArgumentParser) -> None:
+    """`--max-pixels` and `--strict`, for the tools that read folders of photos and skip the bad ones."""
+    parser.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS,
+                        help=f"skip photos with more pixels than this, before decoding them (default {DEFAULT_MAX_PIXELS})")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when any file was skipped (default: report and go on)")
 
 
 def add_run_flag(parser: argparse.ArgumentParser, help_text: str, **kwargs) -> None:

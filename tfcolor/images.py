@@ -8,6 +8,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from tfcolor import color
+from tfcolor.config import DEFAULT_MAX_PIXELS
 
 # Channels that differ by no more than this (JPEG noise on a gray scan) still count as grayscale.
 GRAYSCALE_TOLERANCE = 1.5 / 255.0
@@ -98,9 +99,8 @@ def random_square_crop(rgb: tf.Tensor, size: int, scale: tuple[float, float], se
     return tf.cond(side == size, lambda: crop, lambda: tf.image.resize(crop, [size, size], antialias=True))
 
 
-# Larger photos are refused before decoding (a 20000x20000 PNG is 1.2 MB on the wire, 4.8 GB decoded).
-# The same default guards training data, colorize, evaluate and the exported signatures.
-DEFAULT_MAX_PIXELS = 50_000_000
+__all__ = ["DEFAULT_MAX_PIXELS", "check_pixels", "decode_rgb", "encoded_size", "is_grayscale", "over_pixel_limit",
+           "random_square_crop", "resize_shorter_side"]
 _OVER_LIMIT = "image is {}x{} = {} pixels, over the limit of {} pixels"
 _HEADER_BYTES = 32
 

@@ -100,10 +100,13 @@ def train(config: RunConfig, run_dir: str | Path, report: Callable[[str], None] 
     keras.utils.set_random_seed(config.train.seed)
     settings = config.train
     pipelines = data.make_pipelines(config.data, settings.batch_size, settings.seed, validate=settings.validate)
+    for name, reason in pipelines.stats.unlisted.items():
+        report(f"skipped {name}: {reason}")
     if not pipelines.has_images():
         counts = pipelines.stats.as_dict()
-        raise data.DatasetError(f"no usable training images ({counts['corrupt']} corrupt, {counts['grayscale']} "
-                                f"grayscale of {counts['files']} read); check --dataset-path.")
+        skipped = data.describe_skipped(counts) or "none skipped"
+        raise data.DatasetError(f"no usable training images ({skipped}, of {counts['files']} read); "
+                                f"check --dataset-path.")
     precision = devices.resolve_precision(settings.precision)
     xla = devices.use_xla(settings.jit_compile)
     model = gan.build_colorizer(config, jit_compile=xla, precision=precision)
