@@ -3,16 +3,25 @@
 A version is built in a hidden temporary folder beside the others and renamed into place when
 complete. TF-Serving only considers all-digit folder names, so it never sees a half-written
 version, and an interrupted export leaves at most a hidden folder that the next export removes.
+
+Exports running at the same time get distinct versions: the temporary folder `.tmp-export-<N>` is
+the claim on version N (`mkdir` is atomic: the second claimant moves on to N+1), and its lock file,
+held while the export runs, tells a live claim from the leftover of a killed one.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
-import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 TEMPORARY_PREFIX = ".tmp-export-"
+LOCK_SUFFIX = ".lock"
+# A claim folder without its lock file is a live claim for this long (its export is between the two steps).
+UNLOCKED_CLAIM_GRACE_SECONDS = 60.0
+MAX_CLAIM_ATTEMPTS = 1000
 
 
 def existing_versions(base: Path) -> list[int]:
@@ -23,15 +32,44 @@ def existing_versions(base: Path) -> list[int]:
 
 
 def next_version(base: Path) -> int:
-    versions = existing_versions(base)
-    return versions[-1] + 1 if versions else 1
+    """The number after the highest version on disk or claimed by an export still running."""
+    claimed = [_claimed_number(p) for p in base.glob(f"{TEMPORARY_PREFIX}*")] if base.is_dir() else []
+    return max([0, *existing_versions(base), *(n for n in claimed if n is not None)]) + 1
+
+
+def _claimed_number(path: Path) -> int | None:
+    number = path.name[len(TEMPORARY_PREFIX):]
+    return int(number) if number.isdigit() else None
+
+
+def _lock_path(claim: Path) -> Path:
+    return claim.with_name(claim.name + LOCK_SUFFIX)
+
+
+def _is_live(claim: Path) -> bool:
+    """Is an export still writing into `claim`? Its lock file is locked while it runs."""
+    try:
+        descriptor = os.open(_lock_path(claim), os.O_RDWR)
+    except FileNotFoundError:
+        return time.time() - claim.stat().st_mtime < UNLOCKED_CLAIM_GRACE_SECONDS
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(descriptor)
+    return False
 
 
 def remove_stale_temporaries(base: Path) -> list[Path]:
-    """Delete leftovers of exports that were killed before they could clean up."""
-    stale = [p for p in base.glob(f"{TEMPORARY_PREFIX}*") if p.is_dir()] if base.is_dir() else []
+    """Delete leftovers of exports that were killed before they could clean up (never a live export's)."""
+    if not base.is_dir():
+        return []
+    stale = [p for p in base.glob(f"{TEMPORARY_PREFIX}*")
+             if p.is_dir() and (_claimed_number(p) is None or not _is_live(p))]
     for path in stale:
         shutil.rmtree(path, ignore_errors=True)
+        _lock_path(path).unlink(missing_ok=True)
     return stale
 
 
@@ -42,21 +80,44 @@ def check_free(base: Path, version: int) -> None:
         raise FileExistsError(f"{final} already exists; versions are never overwritten (omit --version for the next one).")
 
 
-def write_version(base: Path, version: int, build: Callable[[Path], None]) -> Path:
-    """Run `build(folder)` in a temporary folder, then rename it to `base/version` in one step.
+def _claim(base: Path, version: int | None) -> tuple[int, Path, int]:
+    """(version, its claim folder, the locked descriptor of its lock file): `version`, or the next free one."""
+    for _ in range(MAX_CLAIM_ATTEMPTS):
+        number = version or next_version(base)
+        check_free(base, number)
+        claim = base / f"{TEMPORARY_PREFIX}{number}"
+        try:
+            claim.mkdir()
+        except FileExistsError:
+            if version is not None:
+                raise FileExistsError(f"another export is writing version {version} under {base} now.") from None
+            continue
+        descriptor = os.open(_lock_path(claim), os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        return number, claim, descriptor
+    raise FileExistsError(f"could not claim a version under {base} in {MAX_CLAIM_ATTEMPTS} attempts.")
+
+
+def write_version(base: Path, version: int | None, build: Callable[[Path], None]) -> Path:
+    """Run `build(folder)` in a temporary folder, then rename it to `base/version` in one step;
+    `version` None takes the next free number, safely beside concurrent exports.
 
     Raises:
-        FileExistsError: `base/version` already exists (versions are immutable once served).
+        FileExistsError: `base/version` already exists (versions are immutable once served), or
+            another export is writing it.
     """
-    check_free(base, version)
     base.mkdir(parents=True, exist_ok=True)
-    final = base / str(version)
-    temporary = Path(tempfile.mkdtemp(prefix=f"{TEMPORARY_PREFIX}{version}-", dir=base))
+    number, claim, descriptor = _claim(base, version)
+    final = base / str(number)
     try:
-        build(temporary)
-        temporary.chmod(0o755)  # mkdtemp makes it owner-only; the serving container may run as another user
-        os.rename(temporary, final)
+        build(claim)
+        claim.chmod(0o755)  # the serving container may run as another user
+        check_free(base, number)
+        os.rename(claim, final)
     except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
+        shutil.rmtree(claim, ignore_errors=True)
         raise
+    finally:
+        _lock_path(claim).unlink(missing_ok=True)
+        os.close(descriptor)
     return final

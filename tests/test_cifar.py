@@ -47,7 +47,7 @@ def test_truncated_and_wrong_shaped_batches_give_clear_errors(tmp_path):
     (tmp_path / "truncated").write_bytes((tmp_path / "good").read_bytes()[:100])
     with pytest.raises(ValueError, match="truncated|not a readable CIFAR-10 batch"):
         cifar.read_batch(tmp_path / "truncated")
-    (tmp_path / "shape").write_bytes(pickle.dumps({b"data": np.zeros((2, 10), np.uint8)}, protocol=2))
+    (tmp_path / "shape").write_bytes(pickle.dumps({b"data": np.zeros((2, 10), np.uint8), b"labels": [0, 1]}, protocol=2))
     with pytest.raises(ValueError, match="N x 3072"):
         cifar.read_batch(tmp_path / "shape")
 

@@ -1,17 +1,23 @@
 """CIFAR-10, the official "python version": pickled batches read without trusting the pickle.
 
 Each of `data_batch_1..5` (train) and `test_batch` (validation) is a pickled dict with `b'data'`
-(N x 3072 uint8: planar R, G, B planes, each row-major 32 x 32) and `b'labels'`. `pickle.load`
-would run whatever code a crafted file names, so the unpickler here resolves no globals except
-NumPy's array reconstruction helpers, which is all a genuine batch contains.
+(N x 3072 uint8: planar R, G, B planes, each row-major 32 x 32) and `b'labels'` (N class numbers).
+`pickle.load` would run whatever code a crafted file names, so the unpickler here resolves no
+globals except NumPy's array reconstruction helpers, which is all a genuine batch contains. Before
+it runs, every length the file claims is checked against the bytes it holds (a 14-byte file must
+not make the unpickler allocate a terabyte), and after it, the keys, types and shapes are checked.
+Every failure is a `DatasetError` naming the file.
 """
 from __future__ import annotations
 
 import io
 import pickle
+import pickletools
 from pathlib import Path
 
 import numpy as np
+
+from tfcolor.photo_files import DatasetError
 
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCHES = ("test_batch",)
@@ -31,7 +37,7 @@ _ALLOWED_GLOBALS = {
 }
 
 
-class UnsafePickleError(ValueError):
+class UnsafePickleError(DatasetError):
     """A CIFAR-10 batch file asks the unpickler for something a genuine batch never contains."""
 
 
@@ -42,25 +48,48 @@ class _RestrictedUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
+def _check_claimed_lengths(raw: bytes) -> None:
+    """Walk the pickle's opcodes without building anything; a length beyond the file's end raises
+    ValueError here, where the unpickler would first try to allocate it."""
+    for _ in pickletools.genops(io.BytesIO(raw)):
+        pass
+
+
+def _checked_images(batch: object, path: Path) -> np.ndarray:
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        found = sorted(map(repr, batch)) if isinstance(batch, dict) else type(batch).__name__
+        raise DatasetError(f"{path}: expected a dict with b'data' and b'labels', got {found}")
+    data = batch[b"data"]
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 \
+            or data.shape[1] != 3 * IMAGE_SIZE * IMAGE_SIZE:
+        got = f"{data.shape} {data.dtype}" if isinstance(data, np.ndarray) else type(data).__name__
+        raise DatasetError(f"{path}: b'data' should be N x 3072 uint8, got {got}")
+    labels = batch[b"labels"]
+    if not isinstance(labels, (list, np.ndarray)) or len(labels) != len(data):
+        count = len(labels) if isinstance(labels, (list, np.ndarray)) else type(labels).__name__
+        raise DatasetError(f"{path}: b'labels' should be a list of {len(data)} class numbers, got {count}")
+    return data
+
+
 def read_batch(path: str | Path) -> np.ndarray:
     """One CIFAR-10 batch file -> images `(N, 32, 32, 3)` uint8.
 
     Raises:
-        UnsafePickleError: the file is not a plain dict of bytes/lists/arrays (e.g. a crafted pickle).
-        ValueError: the file is truncated or its `data` has the wrong shape.
+        UnsafePickleError: the file asks for code a genuine batch never names (e.g. a crafted pickle).
+        DatasetError: the file is unreadable, truncated, claims more bytes than it holds, or its
+            keys, types or shapes are not a batch's.
     """
     path = Path(path)
     try:
-        batch = _RestrictedUnpickler(io.BytesIO(path.read_bytes()), encoding="bytes").load()
+        raw = path.read_bytes()
+        _check_claimed_lengths(raw)
+        batch = _RestrictedUnpickler(io.BytesIO(raw), encoding="bytes").load()
     except UnsafePickleError as error:
         raise UnsafePickleError(f"{path}: not a genuine CIFAR-10 batch, the unpickler {error}") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError) as error:
-        raise ValueError(f"{path}: not a readable CIFAR-10 batch ({type(error).__name__}: {error})") from None
-    if not isinstance(batch, dict) or b"data" not in batch:
-        raise ValueError(f"{path}: expected a dict with b'data', got {type(batch).__name__}")
-    data = np.asarray(batch[b"data"])
-    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * IMAGE_SIZE * IMAGE_SIZE:
-        raise ValueError(f"{path}: b'data' should be N x 3072 uint8, got {data.shape} {data.dtype}")
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError,
+            AttributeError, MemoryError) as error:
+        raise DatasetError(f"{path}: not a readable CIFAR-10 batch ({type(error).__name__}: {error})") from None
+    data = _checked_images(batch, path)
     return data.reshape(-1, 3, IMAGE_SIZE, IMAGE_SIZE).transpose(0, 2, 3, 1)
 
 

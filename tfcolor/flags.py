@@ -129,6 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
                  "(default: checkpoints/<name>); re-running with it resumes")
     add_config_flags(parser)
     parser.add_argument("--gpu-ids", help="comma-separated GPU indices to use, -1 for CPU only")
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument("--resume-from", metavar="ckpt-N",
+                        help="resume from this checkpoint of the run instead of the newest (newer ones are moved aside)")
+    choice.add_argument("--restart", action="store_true",
+                        help="start the run over from step 0 (its checkpoints are moved aside, never deleted)")
     return parser
 
 

@@ -88,6 +88,10 @@ def resolve(run_or_checkpoint: str | Path) -> tuple[Path, str]:
     latest = tf.train.latest_checkpoint(str(path / CHECKPOINTS_DIR))
     if latest is None:
         load_config(path)  # a clearer message when it is no run at all
+        on_disk = sorted((path / CHECKPOINTS_DIR).glob("ckpt-*.index"), key=lambda p: int(p.stem.split("-")[1]))
+        if on_disk:
+            raise RunError(f"{path / CHECKPOINTS_DIR / 'checkpoint'} is missing or unreadable; name a checkpoint "
+                           f"instead, e.g. {str(on_disk[-1])[:-len('.index')]}")
         raise RunError(f"{path} holds no checkpoint yet under {CHECKPOINTS_DIR}/.")
     return path, latest
 

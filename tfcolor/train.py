@@ -18,7 +18,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from tfcolor import callbacks, data, devices, flags, gan, runs
+from tfcolor import callbacks, data, devices, flags, gan, resume, runs
 from tfcolor.config import ConfigError, RunConfig, incompatible_changes
 
 
@@ -86,10 +86,15 @@ def _fit(model: gan.Colorizer, fit: dict, pipelines: data.Pipelines, step: int, 
                   epochs=math.ceil(total_steps / steps_per_epoch), steps_per_epoch=steps_per_epoch, **fit)
 
 
-def train(config: RunConfig, run_dir: str | Path, report: Callable[[str], None] = print) -> str | None:
+def train(config: RunConfig, run_dir: str | Path, report: Callable[[str], None] = print,
+          resume_from: str | None = None, restart: bool = False) -> str | None:
     """Train (or resume) the run in `run_dir` until `config`'s epochs or max_steps; returns the newest checkpoint.
 
+    It resumes from the run's newest checkpoint, or from `resume_from` (`ckpt-N`); `restart` moves
+    the run's checkpoints aside and starts from step 0.
+
     Raises:
+        ResumeError: the run's newest checkpoint (or its state file) cannot be read; nothing was changed.
         ConfigError: `config` is invalid, or `run_dir` holds a run of another model.
         DatasetError: the dataset is missing or holds no usable image.
         TrainingDiverged: a loss became NaN or infinite (the newest checkpoint is the last good one).
@@ -111,10 +116,12 @@ def train(config: RunConfig, run_dir: str | Path, report: Callable[[str], None] 
     xla = devices.use_xla(settings.jit_compile)
     model = gan.build_colorizer(config, jit_compile=xla, precision=precision)
     run_dir.mkdir(parents=True, exist_ok=True)
+    if restart and (aside := resume.restart(run_dir)):
+        report(f"Starting over from step 0; the old checkpoints are in {aside}.")
+    restored = resume.resume_from(model, run_dir, resume_from) if resume_from else resume.restore_newest(model, run_dir)
+    if restored:
+        report(f"Resuming from step {callbacks.trained_batches(model)} ({restored}).")
     manager = runs.checkpoint_manager(model, run_dir)
-    if manager.latest_checkpoint:
-        runs.restore(model, manager.latest_checkpoint)
-        report(f"Resuming from step {callbacks.trained_batches(model)} ({manager.latest_checkpoint}).")
     (run_dir / runs.CONFIG_FILE).write_text(config.to_json(), encoding="utf-8")
 
     steps_per_epoch = pipelines.steps_per_epoch
@@ -152,10 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config, run_dir = flags.resolve_run(args)
         devices.select_gpus(args.gpu_ids)
-        train(config, run_dir)
+        train(config, run_dir, resume_from=args.resume_from, restart=args.restart)
     except (ConfigError, runs.RunError) as error:
         parser.error(str(error))
-    except (data.DatasetError, TrainingDiverged) as error:
+    except (data.DatasetError, TrainingDiverged, resume.ResumeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0
