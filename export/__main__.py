@@ -1,4 +1,5 @@
-"""`python -m export --checkpoints-path RUN --output MODELS/NAME [--version N]`: export a run for TF-Serving."""
+"""`python -m export --checkpoints-path RUN --output MODELS/NAME [--version N] [--max-pixels N] [--max-batch N]`:
+export a run for TF-Serving."""
 from __future__ import annotations
 
 import argparse
@@ -19,6 +20,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", required=True, help="model base path, e.g. models/tfcolor; versions go in numbered sub-folders")
     parser.add_argument("--version", type=flags.positive_int, help="version number (default: the next one)")
     parser.add_argument("--image-size", type=flags.positive_int, help="resolution the model predicts at (default: its training size)")
+    parser.add_argument("--max-pixels", type=flags.positive_int, default=signatures.Limits.max_pixels,
+                        help="largest image (height x width) a request may carry; larger ones are refused before "
+                             "decoding (default: %(default)s)")
+    parser.add_argument("--max-batch", type=flags.positive_int, default=signatures.Limits.max_batch,
+                        help="most images one request may carry (default: %(default)s)")
     return parser
 
 
@@ -27,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     base = Path(args.output)
     try:
-        path = exporting.export_run(args.checkpoints_path, base, args.version, args.image_size)
+        limits = signatures.Limits(max_pixels=args.max_pixels, max_batch=args.max_batch)
+        path = exporting.export_run(args.checkpoints_path, base, args.version, args.image_size, limits)
     except (runs.RunError, ConfigError) as error:
         parser.error(str(error))
     except FileExistsError as error:
@@ -36,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"error: export interrupted; nothing was written under {base}.", file=sys.stderr)
         return 1
-    print(f"Exported version {path.name} to {path} (signatures: {', '.join(signatures.SIGNATURES)})")
+    print(f"Exported version {path.name} to {path} (signatures: {', '.join(signatures.SIGNATURES)}; "
+          f"at most {limits.max_batch} images per request, {limits.max_pixels} pixels per image)")
     print(f"Serve it: python -m serving.devserver --model_name {base.name} --model_base_path {base.resolve()} --rest_api_port 8501")
     return 0
 

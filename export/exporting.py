@@ -7,39 +7,52 @@ from pathlib import Path
 
 from export import signatures, versions, warmup
 from tfcolor import runs
+from tfcolor.config import ConfigError
 from tfcolor.gan import Colorizer
 
 
-def export_model(model: Colorizer, output: str | Path, model_size: int, version: int | None = None) -> Path:
+def export_model(model: Colorizer, output: str | Path, model_size: int, version: int | None = None,
+                 limits: signatures.Limits = signatures.Limits()) -> Path:
     """Write `model` as version `version` (default: the next one) under the base path `output`.
+
+    `limits` (images per request, pixels per image) are baked into the signatures and recorded in
+    the version folder (`signatures.LIMITS_FILE`).
 
     Raises:
         FileExistsError: that version exists already (versions are never overwritten).
         ValueError: `version` is not a positive integer.
+        ConfigError: `limits.max_pixels` is below the model's own size (the warm-up image, and any
+            photo at the model's resolution, would be refused).
     """
     if version is not None and version <= 0:
         raise ValueError(f"--version must be a positive integer, got {version}")
+    if limits.max_pixels < model_size * model_size:
+        raise ConfigError(f"--max-pixels {limits.max_pixels} is below the model's own {model_size}x{model_size} "
+                          f"= {model_size * model_size} pixels")
     base = Path(output)
     versions.remove_stale_temporaries(base)
-    version = version or versions.next_version(base)
-    versions.check_free(base, version)  # before the slow part: tracing and writing the signatures
-    archive = signatures.build_archive(model, model_size)
+    if version is not None:
+        versions.check_free(base, version)  # before the slow part: tracing and writing the signatures
+    archive = signatures.build_archive(model, model_size, limits)
 
     def build(folder: Path) -> None:
         archive.write_out(str(folder), verbose=False)
         warmup.write_warmup(folder, base.name, model_size)
+        limits.write(folder)
 
     return versions.write_version(base, version, build)
 
 
-def export_run(run: str | Path, output: str | Path, version: int | None = None, image_size: int | None = None) -> Path:
+def export_run(run: str | Path, output: str | Path, version: int | None = None, image_size: int | None = None,
+               limits: signatures.Limits = signatures.Limits()) -> Path:
     """Export a run directory's newest checkpoint (or the named checkpoint) as a new version; returns its folder.
 
-    `image_size` is the resolution the model predicts at (default: its training size).
+    `image_size` is the resolution the model predicts at (default: its training size); `limits` as
+    in `export_model`.
 
     Raises:
         RunError: `run` is not a trained run.
         FileExistsError, ValueError: as `export_model`.
     """
     config, model = runs.load_model(run)
-    return export_model(model, output, image_size or config.data.image_size, version)
+    return export_model(model, output, image_size or config.data.image_size, version, limits)

@@ -5,23 +5,80 @@
   The `_bytes` suffix makes TF-Serving's REST API carry them as `{"b64": ...}`.
 - `colorize_rgb`: `images` uint8 `[N, H, W, 1 or 3]` -> `colorized_rgb` uint8 `[N, H, W, 3]`.
 - `colorize_lab`: `l_scaled` float `[N, H, W, 1]` (L/50 - 1) -> `ab_scaled` float `[N, H, W, 2]` (ab/110).
+
+Every signature refuses more than `max_batch` images per call and images over `max_pixels` with
+INVALID_ARGUMENT before any work: the limits travel with the model, so TF-Serving enforces them too.
+`serving_default` reads an image's size from its header, so a decompression bomb is never decoded.
 """
 from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
 
 import keras
 import tensorflow as tf
 
 from tfcolor import color, images, inference
+from tfcolor.config import ConfigError
 from tfcolor.gan import Colorizer
 
 SIGNATURES = ("serving_default", "colorize_rgb", "colorize_lab")
+DEFAULT_MAX_BATCH = 64
+# Beside TF-Serving's warm-up records: TF-Serving ignores other files in assets.extra, and a server
+# (the dev server) reads the limits there without loading the graph, to refuse a request before it
+# runs. The graph's own checks stay authoritative; this file only lets a server refuse earlier.
+LIMITS_FILE = Path("assets.extra") / "tfcolor_limits.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """What one call of a signature accepts.
+
+    Args:
+        max_pixels: height x width of one image (encoded or decoded); larger ones are refused.
+        max_batch: images per call (the N of every signature's `[N, ...]` input).
+    """
+
+    max_pixels: int = images.DEFAULT_MAX_PIXELS
+    max_batch: int = DEFAULT_MAX_BATCH
+
+    def __post_init__(self):
+        for name, value in dataclasses.asdict(self).items():
+            if not isinstance(value, int) or value <= 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
+
+    def write(self, version_dir: Path) -> Path:
+        path = Path(version_dir) / LIMITS_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(dataclasses.asdict(self)))
+        return path
+
+    @classmethod
+    def read(cls, version_dir: Path) -> Limits | None:
+        """The limits an export recorded, or None for an export older than the limits file."""
+        path = Path(version_dir) / LIMITS_FILE
+        return cls(**json.loads(path.read_text())) if path.is_file() else None
 
 
 def _to_uint8(rgb: tf.Tensor) -> tf.Tensor:
     return tf.image.convert_image_dtype(rgb, tf.uint8, saturate=True)
 
 
-def build_archive(model: Colorizer, model_size: int) -> keras.export.ExportArchive:
+def _checked(tensor: tf.Tensor, limits: Limits, check_size: bool) -> tf.Tensor:
+    """`tensor` `(N, ...)` once N <= max_batch and (with `check_size`) its H x W <= max_pixels."""
+    shape = tf.shape(tensor, out_type=tf.int64)
+    checks = [tf.debugging.Assert(shape[0] <= limits.max_batch, [tf.strings.format(
+        "request has {} images, over the limit of {} per request", (shape[0], limits.max_batch))])]
+    if check_size:
+        pixels = shape[1] * shape[2]
+        checks.append(tf.debugging.Assert(pixels <= limits.max_pixels, [tf.strings.format(
+            "images are {}x{} = {} pixels, over the limit of {} pixels", (shape[1], shape[2], pixels, limits.max_pixels))]))
+    with tf.control_dependencies(checks):
+        return tf.identity(tensor)
+
+
+def build_archive(model: Colorizer, model_size: int, limits: Limits = Limits()) -> keras.export.ExportArchive:
     """An ExportArchive holding the model's weights and the three signatures above."""
     archive = keras.export.ExportArchive()
     archive.track(model.inference_generator)  # the only weights inference uses (the moving average, if kept)
@@ -31,15 +88,17 @@ def build_archive(model: Colorizer, model_size: int) -> keras.export.ExportArchi
 
     def serve_encoded(image_bytes):
         def one(contents):
-            rgb = images.decode_rgb(contents)
+            rgb = images.decode_rgb(images.check_pixels(contents, limits.max_pixels))
             return tf.io.encode_png(colorize_one(rgb)), tf.shape(rgb)[:2]
 
         pngs, sizes = tf.map_fn(
-            one, image_bytes, fn_output_signature=(tf.TensorSpec([], tf.string), tf.TensorSpec([2], tf.int32))
+            one, _checked(image_bytes, limits, check_size=False),
+            fn_output_signature=(tf.TensorSpec([], tf.string), tf.TensorSpec([2], tf.int32)),
         )
         return {"colorized_bytes": pngs, "image_size": sizes}
 
     def serve_rgb(images):
+        images = _checked(images, limits, check_size=True)
         channels = tf.shape(images)[-1]
         tf.debugging.Assert(
             tf.logical_or(channels == 1, channels == 3), ["colorize_rgb expects 1 or 3 channels, got", channels]
@@ -49,6 +108,7 @@ def build_archive(model: Colorizer, model_size: int) -> keras.export.ExportArchi
         return {"colorized_rgb": colorized}
 
     def serve_lab(l_scaled):
+        l_scaled = _checked(l_scaled, limits, check_size=True)
         lab = color.to_lab(l_scaled, model.predict_color(l_scaled), model.color_space)
         return {"ab_scaled": color.scale_lab(lab)[1]}
 

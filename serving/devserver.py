@@ -6,177 +6,115 @@ Production uses the real `tensorflow/serving` container (serving/Dockerfile). Th
 the part of its REST API the project uses, with the same JSON shapes and error bodies:
 
     POST /v1/models/<name>[/versions/<v>]:predict     row ("instances") or columnar ("inputs")
-    GET  /v1/models/<name>[/versions/<v>]              version status
+    GET  /v1/models/<name>[/versions/<v>]              version status (with load errors)
     GET  /v1/models/<name>[/versions/<v>]/metadata     signature definitions
+    GET  /monitoring/prometheus/metrics                Prometheus metrics, under TF-Serving's names
 
 It serves the newest version under the base path and picks up newly exported versions without a
-restart. Bad requests get HTTP 400 `{"error": "<reason>"}` and never stop the server.
+restart. It stays up and answers under load and hostile input: every limit is in `ServerLimits`,
+and every request gets an HTTP answer with a JSON `{"error": ...}` body when it is refused.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import re
+import dataclasses
+import logging
 import sys
 import threading
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
-import tensorflow as tf
-from google.protobuf import json_format
-from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2
+from serving.admission import Admission
+from serving.connections import LingeringCloser, OpenConnections, canned_response
+from serving.handler import RETRY_AFTER_SECONDS, ServingHandler
+from serving.metrics import ServingMetrics
+from serving.model_registry import ModelRegistry
 
-from serving import rest_api
-from serving.model_registry import LoadedVersion, ModelRegistry
-
-DEFAULT_MAX_REQUEST_BYTES = 32 * 1024 * 1024
-# Oversized bodies are drained up to this multiple of the limit before answering, beyond it cut off.
-DISCARD_LIMIT_FACTOR = 4
-_ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?(?P<rest>/metadata|:predict)?$")
+logger = logging.getLogger("serving.devserver")
 
 
-_OP_ERROR_NOISE = ("Graph execution error", "Detected at node", "<stack traces unavailable>", "[[")
+@dataclasses.dataclass(frozen=True)
+class ServerLimits:
+    """Everything that bounds the dev server's work and memory; each field is the flag of the same name.
 
+    Args:
+        max_request_bytes: larger request bodies are refused with HTTP 400.
+        max_concurrent_requests: model calls that run at once (TensorFlow spreads each over the cores).
+        max_queue: requests that may wait for a model call; beyond, HTTP 503 with `Retry-After`.
+        request_timeout_s: a request (line, headers and body) must arrive within this, or the
+            connection is closed (HTTP 408 when the body was late); also the longest wait in the queue.
+        max_connections: open connections; beyond, a new one gets HTTP 503 and is closed.
+    """
 
-def op_error_reason(message: str) -> str:
-    """The human part of a TensorFlow op error (e.g. "Unknown image file format..."), without graph noise."""
-    lines = [line.strip() for line in message.splitlines()]
-    reason = [line for line in lines if line and not line.startswith(_OP_ERROR_NOISE)]
-    return " ".join(reason) or message.strip()
+    max_request_bytes: int = 32 * 1024 * 1024
+    max_concurrent_requests: int = 4
+    max_queue: int = 64
+    request_timeout_s: float = 60.0
+    max_connections: int = 512
 
-
-def status_json(served: LoadedVersion) -> str:
-    response = get_model_status_pb2.GetModelStatusResponse()
-    status = response.model_version_status.add()
-    status.version = served.version
-    status.state = get_model_status_pb2.ModelVersionStatus.AVAILABLE
-    status.status.SetInParent()  # error_code OK, error_message "": printed, as TF-Serving does
-    return json_format.MessageToJson(response, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
-
-
-def metadata_json(name: str, served: LoadedVersion) -> str:
-    response = get_model_metadata_pb2.GetModelMetadataResponse()
-    response.model_spec.name = name
-    response.model_spec.version.value = served.version
-    signature_map = get_model_metadata_pb2.SignatureDefMap()
-    for key, definition in served.signature_defs.items():
-        signature_map.signature_def[key].CopyFrom(definition)
-    response.metadata["signature_def"].Pack(signature_map)
-    return json_format.MessageToJson(response, preserving_proto_field_name=True)
-
-
-class ServingHandler(BaseHTTPRequestHandler):
-    """One request; the registry and limits live on the server object."""
-
-    server: "DevServer"
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
-        if self.server.verbose:
-            super().log_message(format, *args)
-
-    def _send(self, status: int, body: str) -> None:
-        payload = body.encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def _error(self, status: int, message: str) -> None:
-        self._send(status, json.dumps({"error": message}))
-
-    def _route(self):
-        match = _ROUTE.match(self.path.split("?", 1)[0])
-        if not match:
-            self._error(HTTPStatus.NOT_FOUND, f"Malformed request: {self.command} {self.path}")
-            return None
-        name, version = match["name"], int(match["version"]) if match["version"] else None
-        registry = self.server.registry
-        served = registry.get(version) if name == registry.name else None
-        if served is None:
-            wanted = f"Specific({name}, {version})" if version is not None else f"Latest({name})"
-            self._error(HTTPStatus.NOT_FOUND, f"Servable not found for request: {wanted}")
-            return None
-        return match["rest"], served
-
-    def _discard_body(self, length: int) -> None:
-        """Read and drop an oversized body (up to a bound) so the client, still sending, gets our answer."""
-        remaining = min(length, DISCARD_LIMIT_FACTOR * self.server.max_request_bytes)
-        while remaining > 0:
-            chunk = self.rfile.read(min(remaining, 1 << 16))
-            if not chunk:
-                break
-            remaining -= len(chunk)
-
-    def do_GET(self):
-        routed = self._route()
-        if routed is None:
-            return
-        rest, served = routed
-        if rest == ":predict":
-            self._error(HTTPStatus.METHOD_NOT_ALLOWED, "Use POST for :predict")
-        elif rest == "/metadata":
-            self._send(HTTPStatus.OK, metadata_json(self.server.registry.name, served))
-        else:
-            self._send(HTTPStatus.OK, status_json(served))
-
-    def do_POST(self):
-        length = self.headers.get("Content-Length")
-        if length is None or not length.isdigit():
-            self.close_connection = True
-            self._error(HTTPStatus.LENGTH_REQUIRED, "Content-Length header is required")
-            return
-        if int(length) > self.server.max_request_bytes:
-            self.close_connection = True
-            self._discard_body(int(length))
-            self._error(HTTPStatus.BAD_REQUEST,
-                        f"Request body of {length} bytes exceeds the limit of {self.server.max_request_bytes} bytes")
-            return
-        body = self.rfile.read(int(length))
-        routed = self._route()
-        if routed is None:
-            return
-        rest, served = routed
-        if rest != ":predict":
-            self._error(HTTPStatus.NOT_FOUND, f"Malformed request: POST {self.path}")
-            return
-        try:
-            request = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            self._error(HTTPStatus.BAD_REQUEST, f"JSON Parse error: {error}")
-            return
-        try:
-            signature, inputs, row_format = rest_api.parse_request(request, served.input_specs)
-            outputs = served.predict(signature, inputs)
-            self._send(HTTPStatus.OK, json.dumps(rest_api.format_response(outputs, row_format)))
-        except rest_api.RequestError as error:
-            self._error(HTTPStatus.BAD_REQUEST, str(error))
-        except tf.errors.InvalidArgumentError as error:
-            self._error(HTTPStatus.BAD_REQUEST, op_error_reason(error.message))
-        except (ValueError, TypeError) as error:
-            self._error(HTTPStatus.BAD_REQUEST, str(error))
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value < 0 or (value == 0 and field.name != "max_queue"):
+                raise ValueError(f"--{field.name} must be positive, got {value}")
 
 
 class DevServer(ThreadingHTTPServer):
-    """The HTTP server plus the model registry and the thread that watches for new versions."""
+    """The HTTP server plus the model registry, the admission control and the thread that watches for new versions."""
 
     daemon_threads = True
+    request_queue_size = 1024  # the listen backlog: a burst of connections waits in the kernel instead of being reset
 
     def __init__(self, address, registry: ModelRegistry, poll_seconds: float = 1.0,
-                 max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES, verbose: bool = False):
+                 limits: ServerLimits = ServerLimits(), verbose: bool = False):
         super().__init__(address, ServingHandler)
         self.registry = registry
-        self.max_request_bytes = max_request_bytes
+        self.limits = limits
         self.verbose = verbose
+        self.admission = Admission(limits.max_concurrent_requests, limits.max_queue, limits.request_timeout_s)
+        self.connections = OpenConnections(limits.max_connections)
+        self._closer = LingeringCloser()
+        self.metrics = ServingMetrics(registry.name)
+        self.metrics.add_gauge("tfcolor_devserver_queue_depth", "Requests waiting for a model call.",
+                               lambda: self.admission.waiting)
+        self.metrics.add_gauge("tfcolor_devserver_running_requests", "Model calls running.", lambda: self.admission.running)
+        self.metrics.add_gauge("tfcolor_devserver_open_connections", "Open HTTP connections.", lambda: self.connections.count)
+        self.metrics.add_gauge("tfcolor_devserver_loaded_version", "The version being served (absent: none).",
+                               lambda: getattr(registry.current(), "version", None))
         self._stop_polling = threading.Event()
         registry.refresh()
         self._poller = threading.Thread(target=registry.poll, args=(poll_seconds, self._stop_polling), daemon=True)
         self._poller.start()
 
+    def process_request(self, request, client_address):
+        """A thread per connection up to `max_connections`; beyond, a 503 without one."""
+        if not self.connections.try_open():
+            message = f"Server has {self.limits.max_connections} open connections, its limit; retry later"
+            self._closer.refuse(request, canned_response(503, "Service Unavailable", message, RETRY_AFTER_SECONDS))
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.connections.close()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.connections.close()
+
+    def handle_error(self, request, client_address):
+        """A connection that failed outside any request (the client reset it, mostly): one log line, no traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            logger.debug("connection from %s: %s", client_address, error)
+        else:
+            logger.exception("connection from %s failed", client_address)
+
     def server_close(self):
         self._stop_polling.set()
+        self._closer.close()
         super().server_close()
 
 
@@ -190,18 +128,36 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rest_api_port", type=int, default=8501, help="port of the REST API")
     parser.add_argument("--rest_api_host", default="127.0.0.1", help="address to bind (development default: loopback only)")
     parser.add_argument("--file_system_poll_wait_seconds", type=float, default=1.0,
-                        help="how often to look for new versions")
-    parser.add_argument("--max_request_bytes", type=int, default=DEFAULT_MAX_REQUEST_BYTES,
-                        help="larger request bodies are refused with HTTP 400")
+                        help="how often to look for new versions (and retry ones that failed to load)")
+    parser.add_argument("--max_num_load_retries", type=int, default=5,
+                        help="retries of a version that failed to load, with doubling waits, until its files change")
+    defaults = ServerLimits()
+    parser.add_argument("--max_request_bytes", type=int, default=defaults.max_request_bytes,
+                        help="larger request bodies are refused with HTTP 400 (default: %(default)s)")
+    parser.add_argument("--max_concurrent_requests", type=int, default=defaults.max_concurrent_requests,
+                        help="model calls that run at once (default: %(default)s)")
+    parser.add_argument("--max_queue", type=int, default=defaults.max_queue,
+                        help="requests that may wait for a model call; beyond, HTTP 503 (default: %(default)s)")
+    parser.add_argument("--request_timeout_s", type=float, default=defaults.request_timeout_s,
+                        help="a request must arrive within this many seconds (default: %(default)s)")
+    parser.add_argument("--max_connections", type=int, default=defaults.max_connections,
+                        help="open connections; beyond, HTTP 503 (default: %(default)s)")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    registry = ModelRegistry(args.model_name, args.model_base_path)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        limits = ServerLimits(**{field.name: getattr(args, field.name) for field in dataclasses.fields(ServerLimits)})
+    except ValueError as error:
+        parser.error(str(error))
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    registry = ModelRegistry(args.model_name, args.model_base_path, args.max_num_load_retries,
+                             args.file_system_poll_wait_seconds)
     server = DevServer((args.rest_api_host, args.rest_api_port), registry, args.file_system_poll_wait_seconds,
-                       args.max_request_bytes, args.verbose)
+                       limits, args.verbose)
     current = registry.current()
     state = f"version {current.version}" if current else f"no version yet under {args.model_base_path}"
     host, port = server.server_address[:2]

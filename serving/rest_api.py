@@ -5,7 +5,7 @@ Request: `{"signature_name": ..., "instances": [...]}` (row format: one entry pe
 signature with a single input takes bare values; several inputs take objects keyed by input name.
 String tensors accept `{"b64": "..."}` values. Response: `{"predictions": ...}` for row requests,
 `{"outputs": ...}` for columnar ones; string outputs whose alias ends in `_bytes` come back as
-`{"b64": "..."}`.
+`{"b64": "..."}`. JSON has no NaN or Infinity: such inputs are refused, such outputs are an error.
 """
 from __future__ import annotations
 
@@ -22,6 +22,20 @@ BYTES_SUFFIX = "_bytes"
 
 class RequestError(ValueError):
     """A request TF-Serving would answer with HTTP 400; the message is the reason."""
+
+
+class OutputError(ValueError):
+    """The model's answer cannot be written as JSON (NaN or infinite values): a server-side error."""
+
+
+_OP_ERROR_NOISE = ("Graph execution error", "Detected at node", "<stack traces unavailable>", "[[")
+
+
+def op_error_reason(message: str) -> str:
+    """The human part of a TensorFlow op error (e.g. "Unknown image file format..."), without graph noise."""
+    lines = [line.strip() for line in message.splitlines()]
+    reason = [line for line in lines if line and not line.startswith(_OP_ERROR_NOISE)]
+    return " ".join(reason) or message.strip()
 
 
 def _decode_b64(value: Any, name: str) -> Any:
@@ -50,6 +64,8 @@ def _to_array(value: Any, spec: tf.TensorSpec, name: str) -> np.ndarray:
         array = np.array(value, dtype=spec.dtype.as_numpy_dtype)
     except (TypeError, ValueError, OverflowError) as error:
         raise RequestError(f"Input '{name}' could not be read as {spec.dtype.name}: {error}") from None
+    if spec.dtype.is_floating and not np.isfinite(array).all():
+        raise RequestError(f"Input '{name}' has NaN or infinite values")
     return array
 
 
@@ -64,8 +80,13 @@ def _check_shape(array: np.ndarray, spec: tf.TensorSpec, name: str) -> None:
         raise RequestError(f"Input '{name}' has shape {list(array.shape)}, the signature expects {spec.shape.as_list()}")
 
 
-def parse_request(body: Any, signatures: dict[str, dict[str, tf.TensorSpec]]) -> tuple[str, dict[str, np.ndarray], bool]:
+def parse_request(body: Any, signatures: dict[str, dict[str, tf.TensorSpec]],
+                  max_batch: int | None = None) -> tuple[str, dict[str, np.ndarray], bool]:
     """A decoded JSON body -> (signature name, input arrays, row format?).
+
+    Args:
+        max_batch: the most examples (instances, or the first dimension of columnar inputs) the
+            signatures accept, checked before anything runs; None: no check here.
 
     Raises:
         RequestError: anything TF-Serving answers with a 400.
@@ -83,6 +104,7 @@ def parse_request(body: Any, signatures: dict[str, dict[str, tf.TensorSpec]]) ->
         instances = body["instances"]
         if not isinstance(instances, list) or not instances:
             raise RequestError('"instances" must be a non-empty list')
+        _check_batch(len(instances), max_batch)
         columns = _rows_to_columns(instances, specs)
     else:
         columns = _named(body["inputs"], specs)
@@ -90,7 +112,14 @@ def parse_request(body: Any, signatures: dict[str, dict[str, tf.TensorSpec]]) ->
     for input_name, spec in specs.items():
         arrays[input_name] = _to_array(columns[input_name], spec, input_name)
         _check_shape(arrays[input_name], spec, input_name)
+        if not has_rows and arrays[input_name].ndim:
+            _check_batch(len(arrays[input_name]), max_batch)
     return name, arrays, has_rows
+
+
+def _check_batch(size: int, max_batch: int | None) -> None:
+    if max_batch is not None and size > max_batch:
+        raise RequestError(f"Request has {size} examples, over this model version's limit of {max_batch} per request")
 
 
 def _named(value: Any, specs: dict[str, tf.TensorSpec]) -> dict[str, Any]:
@@ -116,6 +145,8 @@ def _rows_to_columns(instances: list, specs: dict[str, tf.TensorSpec]) -> dict[s
 
 
 def _jsonable(name: str, value: np.ndarray) -> Any:
+    if np.issubdtype(value.dtype, np.floating) and not np.isfinite(value).all():
+        raise OutputError(f"Output '{name}' has NaN or infinite values, which JSON cannot carry")
     if value.dtype == object:
         encode = (lambda b: {"b64": base64.b64encode(b).decode("ascii")}) if name.endswith(BYTES_SUFFIX) \
             else (lambda b: b.decode("utf-8", errors="replace"))

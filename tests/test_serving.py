@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from export import __main__ as export_cli
 from serving import client
-from serving.devserver import DevServer
+from serving.devserver import DevServer, ServerLimits
 from serving.model_registry import ModelRegistry
 
 from conftest import copy_exported, keras_colorized, photo_crops, save_image
@@ -25,7 +25,8 @@ MAX_BYTES = 2 * 1024 * 1024
 @pytest.fixture(scope="module")
 def server(exported_base, tmp_path_factory):
     base = copy_exported(exported_base, tmp_path_factory.mktemp("served"))  # a test adds version 2 to it
-    dev = DevServer(("127.0.0.1", 0), ModelRegistry("tfcolor", base), poll_seconds=0.2, max_request_bytes=MAX_BYTES)
+    dev = DevServer(("127.0.0.1", 0), ModelRegistry("tfcolor", base), poll_seconds=0.2,
+                    limits=ServerLimits(max_request_bytes=MAX_BYTES))
     thread = threading.Thread(target=dev.serve_forever, daemon=True)
     thread.start()
     dev.url = f"http://127.0.0.1:{dev.server_address[1]}"

@@ -1,0 +1,263 @@
+"""One HTTP connection of the dev server: TF-Serving's REST routes, and an answer to every request.
+
+Whatever a request holds (broken JSON, JSON nested 100 000 deep, a version number of 5000 digits, a
+body that never arrives) and whatever goes wrong inside, the client gets an HTTP status with a JSON
+`{"error": ...}` body, and the server logs a line; only a request that never finishes arriving is
+closed without one, once its deadline has passed.
+"""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler
+from typing import TYPE_CHECKING
+
+import tensorflow as tf
+from google.protobuf import json_format
+from tensorflow.core.protobuf import error_codes_pb2
+from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2
+
+from serving import metrics, rest_api
+from serving.admission import Overloaded
+from serving.connections import DeadlineReader
+from serving.model_registry import LoadedVersion, VersionStatus
+
+if TYPE_CHECKING:
+    from serving.devserver import DevServer
+
+METRICS_PATH = "/monitoring/prometheus/metrics"  # as serving/monitoring.config sets it for TF-Serving
+RETRY_AFTER_SECONDS = 1
+# Oversized bodies are drained up to this multiple of the limit before answering, beyond it cut off.
+DISCARD_LIMIT_FACTOR = 4
+_MAX_VERSION_DIGITS = 18  # versions are int64 in TF-Serving; more digits cannot be one of ours
+_ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?(?P<rest>/metadata|:predict)?$")
+
+logger = logging.getLogger("serving.devserver")
+
+
+class HttpError(Exception):
+    """An answer other than 200: the status, the reason for the JSON body, extra headers."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
+
+
+def _shorten(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def status_json(statuses: list[VersionStatus]) -> str:
+    response = get_model_status_pb2.GetModelStatusResponse()
+    for found in statuses:
+        status = response.model_version_status.add()
+        status.version = found.version
+        status.state = get_model_status_pb2.ModelVersionStatus.State.Value(found.state)
+        status.status.error_code = error_codes_pb2.Code.Value(found.error_code)
+        status.status.error_message = found.error_message  # "" and OK are printed too, as TF-Serving does
+    return json_format.MessageToJson(response, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+
+
+def metadata_json(name: str, served: LoadedVersion) -> str:
+    response = get_model_metadata_pb2.GetModelMetadataResponse()
+    response.model_spec.name = name
+    response.model_spec.version.value = served.version
+    signature_map = get_model_metadata_pb2.SignatureDefMap()
+    for key, definition in served.signature_defs.items():
+        signature_map.signature_def[key].CopyFrom(definition)
+    response.metadata["signature_def"].Pack(signature_map)
+    return json_format.MessageToJson(response, preserving_proto_field_name=True)
+
+
+class ServingHandler(BaseHTTPRequestHandler):
+    """The requests of one connection; the registry, limits and metrics live on the server object."""
+
+    server: DevServer
+    protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        self.timeout = self.server.limits.request_timeout_s  # per socket operation; the deadline bounds the whole request
+        super().setup()
+        self.rfile.close()  # replaced by a reader that enforces the request's deadline
+        self._reader = DeadlineReader(self.connection)
+        self.rfile = io.BufferedReader(self._reader)
+
+    def handle_one_request(self):
+        self._reader.deadline = time.monotonic() + self.server.limits.request_timeout_s
+        super().handle_one_request()
+
+    def _request_received(self) -> None:
+        """The whole request is in: from now on only the per-operation timeout applies (to writing the answer)."""
+        self._reader.deadline = None
+        self.connection.settimeout(self.timeout)
+
+    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
+        if self.server.verbose:
+            logger.info("%s %s", self.address_string(), format % args)
+
+    def send_error(self, code, message=None, explain=None):
+        """The base class's refusals (malformed request line, oversized headers, unknown method), as JSON too."""
+        self.close_connection = True
+        self._error(code, message or HTTPStatus(code).phrase)
+
+    def _send(self, status: int, body: str, content_type: str = "application/json",
+              headers: dict[str, str] | None = None) -> None:
+        self._status = status
+        payload = body.encode("utf-8")
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(payload)
+        except OSError as error:  # the client left or stopped reading: nobody to answer
+            self.close_connection = True
+            logger.debug("could not answer %s: %s", self.client_address, error)
+
+    def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        level = logging.ERROR if status >= 500 and status != 503 else logging.DEBUG if status == 503 else logging.WARNING
+        logger.log(level, "%s %s -> %d: %s", getattr(self, "command", ""), _shorten(getattr(self, "path", "")),
+                   status, _shorten(message, 500))
+        self._send(status, json.dumps({"error": message}), headers=headers)
+
+    def do_GET(self):
+        self._answer(self._get)
+
+    def do_POST(self):
+        self._answer(self._post)
+
+    def _answer(self, work: Callable[[], None]) -> None:
+        """Run `work`; turn whatever it raises into a JSON answer; count `:predict` requests."""
+        started = time.monotonic()
+        self._status, self._signature = None, None  # _signature: set ("" until known) for :predict on our model
+        try:
+            work()
+        except HttpError as error:
+            self._error(error.status, error.message, error.headers)
+        except Exception as error:
+            logger.exception("%s %s failed", self.command, _shorten(self.path))
+            self.close_connection = True
+            self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"Internal error ({type(error).__name__}); the server log has details")
+        if self._signature is not None and self._status is not None:
+            self.server.metrics.record(self._signature, self._status, time.monotonic() - started)
+
+    def _route(self) -> tuple[str | None, str, int | None]:
+        """The path -> (route suffix: None, "/metadata" or ":predict"; model name; version or None)."""
+        match = _ROUTE.match(self.path.split("?", 1)[0])
+        if not match:
+            raise HttpError(HTTPStatus.NOT_FOUND, f"Malformed request: {self.command} {_shorten(self.path)}")
+        digits = match["version"]
+        if digits and len(digits.lstrip("0")) > _MAX_VERSION_DIGITS:
+            raise HttpError(HTTPStatus.BAD_REQUEST, f"Version {_shorten(digits, 24)} is not a 64-bit integer")
+        return match["rest"], match["name"], int(digits) if digits else None
+
+    def _served(self, name: str, version: int | None) -> LoadedVersion:
+        registry = self.server.registry
+        served = registry.get(version) if name == registry.name else None
+        if served is None:
+            wanted = f"Specific({name}, {version})" if version is not None else f"Latest({name})"
+            raise HttpError(HTTPStatus.NOT_FOUND, f"Servable not found for request: {wanted}")
+        return served
+
+    def _get(self) -> None:
+        self._request_received()
+        if self.path.split("?", 1)[0] == METRICS_PATH:
+            self._send(HTTPStatus.OK, self.server.metrics.render(), metrics.CONTENT_TYPE)
+            return
+        rest, name, version = self._route()
+        if rest is None:
+            statuses = self.server.registry.statuses(version) if name == self.server.registry.name else []
+            if not statuses:
+                self._served(name, version)  # raises the 404 TF-Serving gives
+            self._send(HTTPStatus.OK, status_json(statuses))
+            return
+        served = self._served(name, version)
+        if rest == ":predict":
+            raise HttpError(HTTPStatus.METHOD_NOT_ALLOWED, "Use POST for :predict")
+        self._send(HTTPStatus.OK, metadata_json(name, served))
+
+    def _read_body(self) -> bytes:
+        length = self.headers.get("Content-Length", "")
+        limit = self.server.limits.max_request_bytes
+        if not length.isdigit():
+            self.close_connection = True
+            raise HttpError(HTTPStatus.LENGTH_REQUIRED, "Content-Length header is required")
+        if len(length) > len(str(limit)) or int(length) > limit:
+            self.close_connection = True
+            self._discard_body(int(length) if len(length) <= 18 else DISCARD_LIMIT_FACTOR * limit)
+            raise HttpError(HTTPStatus.BAD_REQUEST,
+                            f"Request body of {_shorten(length, 24)} bytes exceeds the limit of {limit} bytes")
+        try:
+            body = self.rfile.read(int(length))
+        except TimeoutError:
+            self.close_connection = True
+            raise HttpError(HTTPStatus.REQUEST_TIMEOUT, f"Request body of {length} bytes not received within "
+                            f"{self.server.limits.request_timeout_s:g} s") from None
+        if len(body) < int(length):
+            self.close_connection = True
+            raise HttpError(HTTPStatus.BAD_REQUEST, f"Request body ended after {len(body)} of {length} bytes")
+        self._request_received()
+        return body
+
+    def _discard_body(self, length: int) -> None:
+        """Read and drop an oversized body (up to a bound, within the deadline) so the client, still sending,
+        gets our answer instead of a reset."""
+        remaining = min(length, DISCARD_LIMIT_FACTOR * self.server.limits.max_request_bytes)
+        try:
+            while remaining > 0:
+                chunk = self.rfile.read(min(remaining, 1 << 16))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+        except TimeoutError:
+            pass
+        self._request_received()
+
+    def _post(self) -> None:
+        body = self._read_body()
+        rest, name, version = self._route()
+        if rest != ":predict":
+            raise HttpError(HTTPStatus.NOT_FOUND, f"Malformed request: POST {_shorten(self.path)}")
+        if name == self.server.registry.name:
+            self._signature = ""
+        served = self._served(name, version)
+        try:
+            with self.server.admission.slot():
+                payload = self._predict(served, body)
+        except Overloaded as error:
+            raise HttpError(HTTPStatus.SERVICE_UNAVAILABLE, str(error), {"Retry-After": str(RETRY_AFTER_SECONDS)}) from None
+        self._send(HTTPStatus.OK, payload)
+
+    def _predict(self, served: LoadedVersion, body: bytes) -> str:
+        """The JSON answer to a `:predict` body, or HttpError with TF-Serving's status for it."""
+        try:
+            request = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise HttpError(HTTPStatus.BAD_REQUEST, f"JSON Parse error: {error}") from None
+        except RecursionError:
+            raise HttpError(HTTPStatus.BAD_REQUEST, "JSON Parse error: nested too deeply") from None
+        try:
+            max_batch = served.limits.max_batch if served.limits else None
+            signature, inputs, row_format = rest_api.parse_request(request, served.input_specs, max_batch)
+            self._signature = signature
+            outputs = served.predict(signature, inputs)
+            return json.dumps(rest_api.format_response(outputs, row_format), allow_nan=False)
+        except rest_api.OutputError as error:
+            raise HttpError(HTTPStatus.INTERNAL_SERVER_ERROR, str(error)) from None
+        except RecursionError:
+            raise HttpError(HTTPStatus.BAD_REQUEST, "Request is nested too deeply") from None
+        except tf.errors.InvalidArgumentError as error:
+            raise HttpError(HTTPStatus.BAD_REQUEST, rest_api.op_error_reason(error.message)) from None
+        except tf.errors.OpError as error:
+            raise HttpError(HTTPStatus.INTERNAL_SERVER_ERROR, rest_api.op_error_reason(error.message)) from None
+        except (ValueError, TypeError) as error:  # RequestError included
+            raise HttpError(HTTPStatus.BAD_REQUEST, str(error)) from None
