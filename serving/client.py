@@ -3,7 +3,10 @@
     python -m serving.client photo.jpg other.png --url http://127.0.0.1:8501 --model tfcolor --out colorized/
 
 Each image goes in its own `:predict` request as base64 bytes; the colorized PNG is written to
-`--out` and the request's latency printed. Needs no TensorFlow: only the standard library.
+`--out`, under the input's path relative to the inputs' common folder (`a.jpg sub/a.png` ->
+`out/a.png`, `out/sub/a.png`), and the request's latency printed. Nothing is overwritten: two inputs
+that would share an output, or an output that exists already (without `--overwrite`), stop the run
+before any request is sent. Needs no TensorFlow: only the standard library.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import argparse
 import base64
 import dataclasses
 import json
+import os
 import sys
 import time
 import urllib.error
@@ -79,6 +83,30 @@ def colorize(image_bytes: bytes, url: str, model: str, version: int | None = Non
     return Colorized(png, int(height), int(width), latency)
 
 
+def output_paths(inputs: list[Path], out: Path, overwrite: bool = False) -> dict[Path, Path]:
+    """Each input -> `out/<its path relative to the inputs' common folder>.png`.
+
+    Raises:
+        FileExistsError: two inputs would write one output (both named), or an output exists already
+            and `overwrite` is off.
+    """
+    given: dict[Path, Path] = {}
+    for path in inputs:
+        given.setdefault(path.resolve(), path)  # one entry per file, as first named
+    root = Path(os.path.commonpath([resolved.parent for resolved in given]))
+    targets = {path: out / resolved.relative_to(root).with_suffix(".png") for resolved, path in given.items()}
+    by_target: dict[Path, list[Path]] = {}
+    for path, target in targets.items():
+        by_target.setdefault(target, []).append(path)
+    problems = [f"{' and '.join(map(str, sources))} would both be written to {target}"
+                for target, sources in by_target.items() if len(sources) > 1]
+    if not overwrite:
+        problems += [f"{target} exists already (--overwrite replaces it)" for target in by_target if target.exists()]
+    if problems:
+        raise FileExistsError("nothing was written: " + "; ".join(problems))
+    return targets
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m serving.client", description=__doc__.splitlines()[0])
     parser.add_argument("images", nargs="+", help="images to colorize")
@@ -87,26 +115,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", type=int, help="model version (default: the newest served)")
     parser.add_argument("--out", required=True, help="folder for the colorized PNGs")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each answer")
+    parser.add_argument("--overwrite", action="store_true", help="replace outputs that exist already")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        targets = output_paths([Path(name) for name in args.images], out, args.overwrite)
+    except FileExistsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     failures = 0
-    for name in args.images:
-        path = Path(name)
+    for path, target in targets.items():
         try:
             result = colorize(path.read_bytes(), args.url, args.model, args.version, args.timeout)
         except (OSError, ServingError) as error:
             print(f"{path}: error: {error}", file=sys.stderr)
             failures += 1
             continue
-        target = out / f"{path.stem}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(result.png)
         print(f"{path} -> {target} ({result.width}x{result.height}) in {result.latency_seconds * 1000:.0f} ms")
-    print(f"Colorized {len(args.images) - failures} of {len(args.images)} images into {out}")
+    print(f"Colorized {len(targets) - failures} of {len(targets)} images into {out}")
     return 1 if failures else 0
 
 

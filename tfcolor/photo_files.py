@@ -38,7 +38,8 @@ def find_images(root: str | Path, skipped: dict[str, str] | None = None) -> list
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root} is not a folder of images.")
-    found = sorted(str(p) for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    # Not only regular files: a broken link or an unreadable entry is listed, so reading it reports why.
+    found = sorted(str(p) for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and not p.is_dir())
     if skipped is not None:
         skipped.update({printable(path): UNTEXT_NAME_REASON for path in found if not has_text_name(path)})
     return [path for path in found if has_text_name(path)]
