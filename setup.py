@@ -24,9 +24,9 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=9.0", "pytest-timeout>=2.4", "pillow>=10.0", "pyyaml>=6.0", "playwright>=1.50",
-                 "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29"],
+                 "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29", "prometheus-client>=0.20"],
         "dev": ["pytest>=9.0", "pytest-timeout>=2.4", "pillow>=10.0", "pyyaml>=6.0", "playwright>=1.50",
-                "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29", "ruff>=0.8"],
+                "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29", "prometheus-client>=0.20", "ruff>=0.8"],
     },
     entry_points={
         "console_scripts": [

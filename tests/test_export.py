@@ -1,8 +1,10 @@
 """`python -m export`: signatures, loading without tfcolor/keras, agreement with the Keras model, versions."""
 import base64
 import json
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +12,8 @@ import pytest
 import tensorflow as tf
 
 from export import __main__ as export_cli
-from export import versions
-from tfcolor import runs
+from export import signatures, versions
+from tfcolor import images, runs
 
 from conftest import copy_exported, keras_colorized, photo_crops, save_image
 
@@ -129,3 +131,44 @@ def test_export_ships_tf_serving_warmup_requests_that_run(exported):
     outputs = loaded.signatures["serving_default"](image_bytes=tf.make_ndarray(request.inputs["image_bytes"]))
     assert outputs["image_size"].numpy().tolist() == [[32, 32]]
     assert tf.io.decode_png(outputs["colorized_bytes"][0]).shape == (32, 32, 3)
+
+
+def test_limits_are_baked_into_every_signature(trained_run, tmp_path, capsys):
+    base = tmp_path / "tfcolor"
+    assert export_cli.main(["--run", str(trained_run), "--output", str(base), "--max-batch", "2", "--max-pixels", "2048"]) == 0
+    assert "at most 2 images per request, 2048 pixels per image" in capsys.readouterr().out
+    assert json.loads((base / "1" / signatures.LIMITS_FILE).read_text()) == {"max_pixels": 2048, "max_batch": 2}
+    loaded = tf.saved_model.load(str(base / "1"))  # TensorFlow alone, as TF-Serving loads it
+    over_batch = "request has 3 images, over the limit of 2 per request"
+    calls = {
+        "serving_default": lambda n, side: {"image_bytes": tf.constant([tf.io.encode_png(photo_crops(1, size=side)[0]).numpy()] * n)},
+        "colorize_rgb": lambda n, side: {"images": tf.zeros([n, side, side, 3], tf.uint8)},
+        "colorize_lab": lambda n, side: {"l_scaled": tf.zeros([n, side, side, 1])},
+    }
+    for name, inputs in calls.items():
+        signature = loaded.signatures[name]
+        assert next(iter(signature(**inputs(2, 32)).values())).shape[0] == 2
+        with pytest.raises(tf.errors.InvalidArgumentError, match=over_batch):
+            signature(**inputs(3, 32))
+        too_large = "image is 64x64 = 4096 pixels" if name == "serving_default" else "images are 64x64 = 4096 pixels"
+        with pytest.raises(tf.errors.InvalidArgumentError, match=f"{too_large}, over the limit of 2048 pixels"):
+            signature(**inputs(1, 64))
+
+
+def test_limits_below_the_models_own_size_are_a_usage_error(trained_run, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        export_cli.main(["--run", str(trained_run), "--output", str(tmp_path / "m"), "--max-pixels", "100"])
+    assert exit_info.value.code == 2
+    assert "--max-pixels 100 is below the model's own 32x32 = 1024 pixels" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
+
+
+def test_default_export_refuses_a_decompression_bomb_from_its_header(exported):
+    """A PNG header claiming 20000x20000 (4.8 GB once decoded to float RGB): refused before decoding."""
+    header = struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)
+    bomb = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + header + struct.pack(">I", zlib.crc32(b"IHDR" + header))
+    loaded = tf.saved_model.load(str(exported / "1"))
+    assert json.loads((exported / "1" / signatures.LIMITS_FILE).read_text()) == {
+        "max_pixels": images.DEFAULT_MAX_PIXELS, "max_batch": signatures.DEFAULT_MAX_BATCH}
+    with pytest.raises(tf.errors.InvalidArgumentError, match="image is 20000x20000 = 400000000 pixels, over the limit of 50000000"):
+        loaded.signatures["serving_default"](image_bytes=tf.constant([bomb]))
