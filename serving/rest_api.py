@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Any
 
 import numpy as np
@@ -29,13 +30,16 @@ class OutputError(ValueError):
 
 
 _OP_ERROR_NOISE = ("Graph execution error", "Detected at node", "<stack traces unavailable>", "[[")
+_ASSERTION = re.compile(r"^assertion failed: \[(.*)\]$")
 
 
 def op_error_reason(message: str) -> str:
-    """The human part of a TensorFlow op error (e.g. "Unknown image file format..."), without graph noise."""
+    """The human part of a TensorFlow op error (e.g. "Unknown image file format..."), without graph noise;
+    a failed `tf.debugging.Assert` gives its message ("assertion failed: [a] [b]" -> "a b")."""
     lines = [line.strip() for line in message.splitlines()]
-    reason = [line for line in lines if line and not line.startswith(_OP_ERROR_NOISE)]
-    return " ".join(reason) or message.strip()
+    reason = " ".join(line for line in lines if line and not line.startswith(_OP_ERROR_NOISE)) or message.strip()
+    assertion = _ASSERTION.match(reason)
+    return assertion[1].replace("] [", " ") if assertion else reason
 
 
 def _decode_b64(value: Any, name: str) -> Any:
