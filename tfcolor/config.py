@@ -76,6 +76,7 @@ class TrainConfig:
     ema_decay: float = 0.0
     jit_compile: str = "auto"
     precision: str = "auto"
+    strategy: str = "auto"
     save: bool = True
     save_interval: int = 1000
     sample: bool = True
@@ -214,6 +215,12 @@ PRESETS: dict[str, RunConfig] = {
         model=NETWORK_PRESETS["places365"],
         train=TrainConfig(name="folder", batch_size=16, epochs=10, ema_decay=0.999),
     ),
+    # Shards (`python -m tfcolor.shards`) are for datasets too big for a folder of files: Places365's settings.
+    "tfrecord": RunConfig(
+        data=DataConfig(dataset="tfrecord", image_size=256),
+        model=NETWORK_PRESETS["places365"],
+        train=TrainConfig(name="tfrecord", batch_size=16, epochs=10, label_smoothing=True),
+    ),
 }
 
 # Settings that may change when a run is resumed; any other difference means another model.
@@ -222,12 +229,12 @@ RESUMABLE_FIELDS = ("train.", "data.dataset_path", "data.augment", "data.cache",
 
 
 def preset_for(dataset: str | None = None, image_size: int | None = None) -> RunConfig:
-    """The dataset's preset (the original's published settings); a folder trained below 128 px gets
-    the CIFAR-10 network, which suits small images."""
+    """The dataset's preset (the original's published settings); a folder or shards trained below 128 px
+    get the CIFAR-10 network, which suits small images."""
     dataset = dataset or "demo"
     config_rules.check_choice("data.dataset", dataset, DATASETS)
     preset = PRESETS[dataset]
-    if dataset == "folder" and image_size and image_size < 128:
+    if dataset in ("folder", "tfrecord") and image_size and image_size < 128:
         preset = dataclasses.replace(preset, model=NETWORK_PRESETS["cifar10"])
     return preset
 

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tfcolor.config import RunConfig
 
-DATASETS = ("demo", "cifar10", "places365", "folder")
+STRATEGIES = ("auto", "default", "mirrored", "multi-worker")
+DATASETS = ("demo", "cifar10", "places365", "folder", "tfrecord")
 MODELS = ("gan", "unet")
 COLOR_SPACES = ("lab", "rgb")
 JIT_SETTINGS = ("auto", "on", "off")
@@ -200,6 +201,7 @@ def _rules(network_names: tuple[str, ...]) -> list[tuple[str, Callable[[Any], bo
         ("train.ema_decay", _number_in(0.0, 1.0, high_open=True), "a number in [0, 1) (0: no moving average)"),
         ("train.jit_compile", lambda v: v in JIT_SETTINGS, "one of " + ", ".join(JIT_SETTINGS)),
         ("train.precision", lambda v: v in PRECISIONS, "one of " + ", ".join(PRECISIONS)),
+        ("train.strategy", lambda v: v in STRATEGIES, "one of " + ", ".join(STRATEGIES)),
         ("train.save_interval", *non_negative),
         ("train.sample_size", *positive),
         ("train.sample_interval", *non_negative),

@@ -6,6 +6,7 @@ Sources (file formats and layouts):
   file lists `train.flist` / `test.flist` (one path a line) when present.
 - `folder`: any folder of photos, recursive (jpg, png, bmp, gif first frame, webp); a
   `train/` + `val/` pair of sub-folders is used as the split when present, else 5% is held out.
+- `tfrecord`: TFRecord shards of any of these, written by `python -m tfcolor.shards` (see `tfcolor.tfrecord_source`).
 - `demo`: the embedded photos of `tfcolor.demo_data`.
 
 Grayscale images (all three channels equal) are skipped, as the original code does; corrupt or unreadable
@@ -27,6 +28,7 @@ from tfcolor import cifar, color, demo_data
 from tfcolor.images import decode_rgb, encoded_size, is_grayscale, random_square_crop, resize_shorter_side
 from tfcolor.config import DATASETS, DataConfig
 from tfcolor.photo_files import DatasetError, folder_files, places365_files
+from tfcolor.tfrecord_source import ShardedSplit, open_splits
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -70,11 +72,26 @@ class Pipelines:
         return self.train_from(0)
 
 
-def _reader(source: list[str] | np.ndarray, stats: PipelineStats, min_side: int, max_pixels: int
+def decode_within_limit(contents: tf.Tensor, min_side: int | None, max_pixels: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """Encoded photo -> (float RGB `(H, W, 3)` no larger than `min_side` needs, over `max_pixels`?); a photo
+    over the limit is not decoded at all (a 1x1 placeholder stands in). Raises on undecodable bytes."""
+    size = encoded_size(contents)
+    oversized = size[0] * size[1] > max_pixels
+    rgb = tf.cond(oversized, lambda: tf.zeros([1, 1, 3]), lambda: decode_rgb(contents, min_side))
+    return rgb, oversized
+
+
+def _reader(source: list[str] | np.ndarray | ShardedSplit, stats: PipelineStats, min_side: int, max_pixels: int
             ) -> Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
-    """index -> (float RGB, over the pixel limit?) of one element of a source: a file read and decoded (no
-    larger than `min_side` needs; not decoded at all when its header says it is over `max_pixels`), or a
-    row of a uint8 array. Raises on an unreadable or undecodable file."""
+    """index -> (float RGB, over the pixel limit?) of one element of a source: a file read and decoded
+    (`decode_within_limit`), or a row of a uint8 array. A sharded source's keys are its photos' encoded
+    bytes instead of indices. Raises on an unreadable or undecodable file."""
+    if isinstance(source, ShardedSplit):
+        def decode(contents):
+            stats.files.assign_add(1)
+            return decode_within_limit(contents, min_side, max_pixels)
+
+        return decode
     if isinstance(source, np.ndarray):
         images = tf.constant(source)
 
@@ -88,24 +105,23 @@ def _reader(source: list[str] | np.ndarray, stats: PipelineStats, min_side: int,
 
     def read(index):
         stats.files.assign_add(1)
-        contents = tf.io.read_file(tf.gather(paths, index))
-        size = encoded_size(contents)
-        oversized = size[0] * size[1] > max_pixels
-        rgb = tf.cond(oversized, lambda: tf.zeros([1, 1, 3]), lambda: decode_rgb(contents, min_side))
-        return rgb, oversized
+        return decode_within_limit(tf.io.read_file(tf.gather(paths, index)), min_side, max_pixels)
 
     return read
 
 
-def _decoded(indices: tf.data.Dataset, read: Callable, stats: PipelineStats, length: int | None = None
-             ) -> tf.data.Dataset:
+def _decoded(indices: tf.data.Dataset, read: Callable, stats: PipelineStats, length: int | None = None,
+             skip_unreadable: bool = True) -> tf.data.Dataset:
     """The elements `indices` name, read in that order; unreadable and oversized files are skipped and counted.
 
     A failed read is dropped by `ignore_errors`; the stream counts it when the next good read shows a
     gap in the positions, so reads still in flight never count. A finite stream of `length` indices
-    ends with a sentinel at position `length`, so failures at its very end are counted too."""
+    ends with a sentinel at position `length`, so failures at its very end are counted too. Without
+    `skip_unreadable` a failure raises (`ignore_errors` would also swallow the errors of the stream
+    of indices: a damaged shard's)."""
     reads = indices.enumerate().map(lambda position, index: (position, *read(index), True),
-                                    num_parallel_calls=AUTOTUNE).ignore_errors()
+                                    num_parallel_calls=AUTOTUNE)
+    reads = reads.ignore_errors() if skip_unreadable else reads
     if length is not None:
         sentinel = (tf.constant(length, tf.int64), tf.zeros([1, 1, 3]), tf.constant(False), tf.constant(False))
         reads = reads.concatenate(tf.data.Dataset.from_tensors(sentinel))
@@ -189,7 +205,7 @@ def _as_model_batches(images: tf.data.Dataset, config: DataConfig) -> tf.data.Da
 
 
 def _sources(config: DataConfig, seed: int, skipped: dict[str, str]
-             ) -> tuple[list[str] | np.ndarray, list[str] | np.ndarray]:
+             ) -> tuple[list[str] | np.ndarray | ShardedSplit, list[str] | np.ndarray | ShardedSplit]:
     """(train, validation) sources; files left out while listing go into `skipped` (name -> reason)."""
     if config.dataset not in DATASETS:
         raise DatasetError(f"Unknown dataset {config.dataset!r}; expected one of {DATASETS}.")
@@ -199,6 +215,8 @@ def _sources(config: DataConfig, seed: int, skipped: dict[str, str]
         raise DatasetError(f"--dataset {config.dataset} needs --dataset-path.")
     if not Path(config.dataset_path).exists():
         raise DatasetError(f"--dataset-path {config.dataset_path} does not exist.")
+    if config.dataset == "tfrecord":
+        return open_splits(config.dataset_path)
     if config.dataset == "cifar10":
         try:
             return cifar.load_split(config.dataset_path, True), cifar.load_split(config.dataset_path, False)
@@ -210,10 +228,18 @@ def _sources(config: DataConfig, seed: int, skipped: dict[str, str]
     return folder_files(config.dataset_path, skipped)
 
 
-def _images(source: list[str] | np.ndarray, stats: PipelineStats, min_side: int, max_pixels: int) -> tf.data.Dataset:
+def _skips_unreadable(source: list[str] | np.ndarray | ShardedSplit) -> bool:
+    """Files that cannot be read or decoded are skipped and counted. Shards hold only photos that decoded
+    when they were written, so a failure there is a damaged shard: it raises, naming the shard."""
+    return not isinstance(source, ShardedSplit)
+
+
+def _images(source: list[str] | np.ndarray | ShardedSplit, stats: PipelineStats, min_side: int, max_pixels: int
+            ) -> tf.data.Dataset:
     """A source's float RGB images in their order, unreadable, oversized and grayscale ones skipped."""
     read = _reader(source, stats, min_side, max_pixels)
-    return _skip_grayscale(_decoded(tf.data.Dataset.range(len(source)), read, stats, len(source)), stats)
+    keys = source.in_order() if isinstance(source, ShardedSplit) else tf.data.Dataset.range(len(source))
+    return _skip_grayscale(_decoded(keys, read, stats, len(source), _skips_unreadable(source)), stats)
 
 
 def evaluation_set(config: DataConfig, batch_size: int, limit: int | None = None) -> tuple[tf.data.Dataset, PipelineStats]:
@@ -237,11 +263,15 @@ def evaluation_set(config: DataConfig, batch_size: int, limit: int | None = None
     return _without_autotuning(dataset.batch(batch_size).prefetch(AUTOTUNE)), stats
 
 
+def _pass_seed(seed: int, epoch: tf.Tensor, rank: tf.Tensor) -> tf.Tensor:
+    """The stateless seed pair of one pass over a source: (seed, epoch, rank of the pass within the epoch)."""
+    return tf.stack([tf.constant(seed, tf.int64), epoch * 2**20 + rank])
+
+
 def _shuffled(count: int, seed: int, epoch: tf.Tensor, rank: tf.Tensor) -> tf.data.Dataset:
     """Indices 0..count-1 in an order drawn from (seed, epoch, rank of the pass within the epoch) alone."""
-    pass_seed = tf.stack([tf.constant(seed, tf.int64), epoch * 2**20 + rank])
     return tf.data.Dataset.from_tensor_slices(tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64),
-                                                                                       pass_seed))
+                                                                                       _pass_seed(seed, epoch, rank)))
 
 
 def _working_images(source: list[str] | np.ndarray, stats: PipelineStats, config: DataConfig
@@ -255,7 +285,8 @@ def _working_images(source: list[str] | np.ndarray, stats: PipelineStats, config
 
     if not config.cache:
         read = _reader(source, stats, side, config.max_pixels)
-        return len(source), lambda indices: resized(_skip_grayscale(_decoded(indices, read, stats), stats))
+        skip = _skips_unreadable(source)
+        return len(source), lambda indices: resized(_skip_grayscale(_decoded(indices, read, stats, None, skip), stats))
     cached = [image.numpy() for image in resized(_images(source, stats, side, config.max_pixels))]
     read = _reader_of_cached(cached)
     return len(cached), lambda indices: indices.map(read, num_parallel_calls=AUTOTUNE)
@@ -278,8 +309,8 @@ def _reader_of_cached(cached: list[np.ndarray]) -> Callable[[tf.Tensor], tf.Tens
 
 def training_batches(source: list[str] | np.ndarray, stats: PipelineStats, config: DataConfig, batch_size: int,
                      seed: int, start_batch: int = 0, working: tuple | None = None) -> tf.data.Dataset:
-    """The endless, shuffled and augmented `(l_scaled, color_scaled)` batches of a source (file paths or
-    uint8 images `(N, H, W, 3)`), from batch `start_batch` on.
+    """The endless, shuffled and augmented `(l_scaled, color_scaled)` batches of a source (file paths,
+    uint8 images `(N, H, W, 3)` or a sharded split), from batch `start_batch` on.
 
     Batch k is the same whichever batch the stream starts at, so a resumed run trains on what an
     uninterrupted one would: epoch e (`N // batch_size` batches) reads the source in orders drawn from
@@ -290,9 +321,12 @@ def training_batches(source: list[str] | np.ndarray, stats: PipelineStats, confi
     steps = len(source) // batch_size
     first_epoch, skip = divmod(start_batch, steps)
     count, images_of = working or _working_images(source, stats, config)
+    one_pass = functools.partial(_shuffled, count, seed)
+    if isinstance(source, ShardedSplit) and not config.cache:  # a cache is indexed like an array
+        one_pass = lambda epoch, rank: source.shuffled(_pass_seed(seed, epoch, rank))  # noqa: E731
 
     def epoch(index):
-        indices = tf.data.Dataset.range(steps * batch_size).flat_map(lambda rank: _shuffled(count, seed, index, rank))
+        indices = tf.data.Dataset.range(steps * batch_size).flat_map(lambda rank: one_pass(index, rank))
         crop_seed = lambda position: tf.stack([tf.constant(seed + 1, tf.int64), index * 2**32 + position])  # noqa: E731
         images = _augmented(images_of(indices), config, crop_seed)
         return images.batch(batch_size, drop_remainder=True).take(steps)

@@ -22,7 +22,8 @@ def _choices(names) -> str:
 # flag -> (help, metavar). The destination is the config field of the same name (`--lr-decay-steps`
 # -> `lr_decay_steps`); `network`, `base_filters` and `depth` choose a whole network table.
 CONFIG_FLAGS: dict[str, tuple[str, str | None]] = {
-    "--dataset": ("dataset to train on; `demo` is the embedded default", _choices(config_rules.DATASETS)),
+    "--dataset": ("dataset to train on; `demo` is the embedded default; `tfrecord`: shards written by "
+                  "python -m tfcolor.shards", _choices(config_rules.DATASETS)),
     "--dataset-path": ("where the dataset lives (not needed for demo)", "PATH"),
     "--name": ("experiment name (default: the dataset's)", None),
     "--model": ("`gan` (the paper) or `unet` (L1-only baseline)", _choices(config_rules.MODELS)),
@@ -33,7 +34,7 @@ CONFIG_FLAGS: dict[str, tuple[str, str | None]] = {
     "--image-size": ("training patch size; a multiple of 2**depth", "PIXELS"),
     "--color-space": ("what the network predicts", _choices(config_rules.COLOR_SPACES)),
     "--seed": ("random seed (data order, augmentation, initial weights)", "N"),
-    "--batch-size": ("images per batch", "N"),
+    "--batch-size": ("images per batch: the global batch, split evenly over the replicas of --strategy", "N"),
     "--epochs": ("epochs to train (an epoch is one pass over the training images)", "N"),
     "--max-steps": ("stop after this many batches in total (quick runs, tests)", "N"),
     "--lr": ("generator learning rate; the discriminator's is a tenth", "RATE"),
@@ -57,6 +58,8 @@ CONFIG_FLAGS: dict[str, tuple[str, str | None]] = {
                       _choices(config_rules.JIT_SETTINGS)),
     "--precision": ("float32 or Keras mixed precision; auto = mixed_float16 on GPUs that gain from it, "
                     "else float32", _choices(config_rules.PRECISIONS)),
+    "--strategy": ("tf.distribute strategy; auto = multi-worker when TF_CONFIG names a cluster, mirrored "
+                   "over all GPUs when there are several, else one device", _choices(config_rules.STRATEGIES)),
     "--save": ("save checkpoints", _BOOL),
     "--save-interval": ("save a checkpoint every N batches", "N"),
     "--sample": ("save sample grids (gray | original | colorized)", _BOOL),
