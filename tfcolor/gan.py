@@ -10,6 +10,11 @@ The generator has not changed between the discriminator update and the first gen
 that update reuses the discriminator's G(x) (same forward pass, gradient taken through the updated
 discriminator) instead of computing it again: the same algorithm, one generator forward pass less
 per batch. Losses and colour maths are float32 whatever the mixed-precision policy of the layers.
+
+Under `tf.distribute` each replica sees its share of the global batch; every loss here is that
+share's mean, and each replica descends on `global_batch_share(loss)` (the mean divided by the number
+of replicas): the optimizers sum the replicas' gradients, which then are the gradients of the mean
+over the global batch, the L1 term included, as on one device.
 """
 from __future__ import annotations
 
@@ -23,6 +28,17 @@ from tfcolor.optimizers import make_optimizer
 
 SMOOTHED_REAL_LABEL = 0.9
 OUTPUT_SPACES = ("rgb", "lab")
+
+
+def sigmoid_cross_entropy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    """Mean sigmoid cross-entropy of logits. Keras's BinaryCrossentropy would divide by the number of
+    replicas by itself under tf.distribute; this stays the plain mean, and `global_batch_share` scales."""
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
+
+
+def global_batch_share(loss: tf.Tensor) -> tf.Tensor:
+    """This replica's part of the loss over the global batch: its mean over the number of replicas."""
+    return loss / tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, loss.dtype)
 
 
 @keras.saving.register_keras_serializable(package="tfcolor")
@@ -50,8 +66,8 @@ class Colorizer(keras.Model):
         self.acc_thresh = float(acc_thresh)
         self.size_multiple = int(size_multiple)
         self.output_space = output_space
-        self.trained_batches = self.add_weight(shape=(), initializer="zeros", dtype="int64",
-                                               trainable=False, name="trained_batches")
+        self.trained_batches = self.add_weight(shape=(), initializer="zeros", dtype="int64", trainable=False,
+                                               aggregation="only_first_replica", name="trained_batches")
         self.accuracy_metric = PixelAccuracy(acc_thresh, name="accuracy")
         self.psnr_metric = PSNR(name="psnr")
         self.auc_metric = ABErrorAUC(name="auc")
@@ -147,7 +163,7 @@ class UNetColorizer(Colorizer):
         with tf.GradientTape() as tape:
             color_pred = self.generator(l_scaled, training=True)
             loss = tf.reduce_mean(tf.abs(color_pred - color_true))
-            scaled_loss = self.g_optimizer.scale_loss(loss)
+            scaled_loss = self.g_optimizer.scale_loss(global_batch_share(loss))
         descend(self.g_optimizer, tape, scaled_loss, self.generator)
         self.trained_batches.assign_add(1)
         self.update_ema()
@@ -183,7 +199,6 @@ class ColorizationGAN(Colorizer):
             raise ValueError(f"generator_updates: at least 1 generator update per batch, got {generator_updates}")
         self.generator_updates = int(generator_updates)
         self.real_label = SMOOTHED_REAL_LABEL if label_smoothing else 1.0
-        self.cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
         self.loss_trackers = {
             name: keras.metrics.Mean(name=name)
             for name in ("d_loss", "d_real", "d_fake", "g_loss", "g_gan", "g_l1")
@@ -209,15 +224,15 @@ class ColorizationGAN(Colorizer):
         """(d_real, d_fake): real pairs -> the real label (1, or 0.9 smoothed), generated pairs -> 0."""
         real_logits = self.discriminate(l_scaled, color_true)
         fake_logits = self.discriminate(l_scaled, color_fake)
-        d_real = self.cross_entropy(tf.fill(tf.shape(real_logits), self.real_label), real_logits)
-        d_fake = self.cross_entropy(tf.zeros_like(fake_logits), fake_logits)
+        d_real = sigmoid_cross_entropy(tf.fill(tf.shape(real_logits), self.real_label), real_logits)
+        d_fake = sigmoid_cross_entropy(tf.zeros_like(fake_logits), fake_logits)
         return d_real, d_fake
 
     def generator_losses(self, l_scaled: tf.Tensor, color_true: tf.Tensor, color_fake: tf.Tensor
                          ) -> tuple[tf.Tensor, tf.Tensor]:
         """(g_gan, g_l1): the non-saturating -log D(x, G(x)) and mean |G(x) - y|."""
         fake_logits = self.discriminate(l_scaled, color_fake)
-        g_gan = self.cross_entropy(tf.ones_like(fake_logits), fake_logits)
+        g_gan = sigmoid_cross_entropy(tf.ones_like(fake_logits), fake_logits)
         g_l1 = tf.reduce_mean(tf.abs(color_fake - color_true))
         return g_gan, g_l1
 
@@ -232,13 +247,13 @@ class ColorizationGAN(Colorizer):
                 with tf.GradientTape() as d_tape:
                     d_real, d_fake = self.discriminator_losses(l_scaled, color_true, color_fake)
                     d_loss = d_real + d_fake
-                    scaled_d_loss = self.d_optimizer.scale_loss(d_loss)
+                    scaled_d_loss = self.d_optimizer.scale_loss(global_batch_share(d_loss))
                 descend(self.d_optimizer, d_tape, scaled_d_loss, self.discriminator)
 
             # 2) Generator, first update: the same G(x), judged by the updated discriminator.
             g_gan, g_l1 = self.generator_losses(l_scaled, color_true, color_fake)
             g_loss = g_gan + self.l1_weight * g_l1
-            scaled_g_loss = self.g_optimizer.scale_loss(g_loss)
+            scaled_g_loss = self.g_optimizer.scale_loss(global_batch_share(g_loss))
         descend(self.g_optimizer, g_tape, scaled_g_loss, self.generator)
 
         # 2) Generator, the other `generator_updates - 1` updates: non-saturating GAN loss + l1_weight * L1.
@@ -247,7 +262,7 @@ class ColorizationGAN(Colorizer):
                 color_fake = self.generator(l_scaled, training=True)
                 g_gan, g_l1 = self.generator_losses(l_scaled, color_true, color_fake)
                 g_loss = g_gan + self.l1_weight * g_l1
-                scaled_g_loss = self.g_optimizer.scale_loss(g_loss)
+                scaled_g_loss = self.g_optimizer.scale_loss(global_batch_share(g_loss))
             descend(self.g_optimizer, g_tape, scaled_g_loss, self.generator)
 
         self.trained_batches.assign_add(1)
@@ -284,6 +299,9 @@ def build_colorizer(config: RunConfig, jit_compile: bool = False, precision: str
             float32 under all of them, so a checkpoint restores into a model of any precision.
             Inference (colorize, evaluate, export) builds float32 models.
 
+    Built inside a `tf.distribute` strategy's scope with more than one replica, batch-norm is
+    synchronized across the replicas.
+
     Raises:
         ConfigError: the config is invalid (an unknown model name among others).
     """
@@ -295,7 +313,8 @@ def build_colorizer(config: RunConfig, jit_compile: bool = False, precision: str
         size_multiple=2 ** network_depth(config.model), ema_decay=train.ema_decay,
     )
     layer_dtype = None if precision == "float32" else precision
-    generator = networks.generator_from_config(config.model, channels, layer_dtype)
+    synchronized_bn = tf.distribute.get_strategy().num_replicas_in_sync > 1
+    generator = networks.generator_from_config(config.model, channels, layer_dtype, synchronized_bn)
     decay = dict(decay=train.lr_decay, decay_rate=train.lr_decay_rate, decay_steps=train.lr_decay_steps,
                  loss_scaling=precision == "mixed_float16")
     if config.model.model == "unet":
@@ -304,7 +323,7 @@ def build_colorizer(config: RunConfig, jit_compile: bool = False, precision: str
         return model
     assert config.model.model == "gan", "validate() admits only the models built here"
     model = ColorizationGAN(
-        generator, networks.discriminator_from_config(config.model, channels, layer_dtype),
+        generator, networks.discriminator_from_config(config.model, channels, layer_dtype, synchronized_bn),
         l1_weight=train.l1_weight, label_smoothing=train.label_smoothing, **common,
     )
     model.compile(

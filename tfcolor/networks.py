@@ -23,12 +23,18 @@ def _kernel_init() -> keras.initializers.Initializer:
     return keras.initializers.RandomNormal(0.0, KERNEL_STDDEV)
 
 
+def _batch_norm(name: str, dtype: str | None, synchronized: bool) -> keras.layers.BatchNormalization:
+    """Batch-norm; `synchronized` computes the statistics over the global batch of all replicas, so a
+    run on several devices normalises as the seed's single-GPU run does (same variables either way)."""
+    return keras.layers.BatchNormalization(name=name, dtype=dtype, synchronized=synchronized)
+
+
 def _encoder_unit(x: keras.KerasTensor, filters: int, strides: int, batch_norm: bool, name: str,
-                  dtype: str | None) -> keras.KerasTensor:
+                  dtype: str | None, synchronized_bn: bool = False) -> keras.KerasTensor:
     x = keras.layers.Conv2D(filters, KERNEL_SIZE, strides, padding="same", kernel_initializer=_kernel_init(),
                             name=f"{name}_conv", dtype=dtype)(x)
     if batch_norm:
-        x = keras.layers.BatchNormalization(name=f"{name}_bn", dtype=dtype)(x)
+        x = _batch_norm(f"{name}_bn", dtype, synchronized_bn)(x)
     return keras.layers.LeakyReLU(LEAKY_SLOPE, name=f"{name}_lrelu", dtype=dtype)(x)
 
 
@@ -39,6 +45,7 @@ def build_generator(
     input_channels: int = 1,
     name: str = "generator",
     dtype: str | None = None,
+    synchronized_bn: bool = False,
 ) -> keras.Model:
     """U-Net: `(batch, H, W, input_channels)` in [-1, 1] -> `(batch, H, W, output_channels)` in [-1, 1].
 
@@ -49,6 +56,7 @@ def build_generator(
         output_channels: 2 for Lab (ab) or 3 for RGB.
         dtype: a Keras dtype policy for every layer but the last (e.g. `mixed_bfloat16`); the `tanh`
             output stays float32 whatever it is, so losses and colour maths see float32.
+        synchronized_bn: batch-norm statistics over all replicas' batches (training on several devices).
 
     Example:
         >>> g = build_generator()  # the original code's CIFAR-10 U-Net
@@ -62,12 +70,13 @@ def build_generator(
     x = inputs
     skips = []
     for index, unit_filters in enumerate(filters):
-        x = _encoder_unit(x, unit_filters, 1 if index == 0 else 2, batch_norm=True, name=f"encoder{index}", dtype=dtype)
+        x = _encoder_unit(x, unit_filters, 1 if index == 0 else 2, batch_norm=True, name=f"encoder{index}", dtype=dtype,
+                          synchronized_bn=synchronized_bn)
         skips.append(x)
     for index, (unit_filters, rate) in enumerate(zip(decoder_filters, dropout)):
         x = keras.layers.Conv2DTranspose(unit_filters, KERNEL_SIZE, 2, padding="same", kernel_initializer=_kernel_init(),
                                          name=f"decoder{index}_deconv", dtype=dtype)(x)
-        x = keras.layers.BatchNormalization(name=f"decoder{index}_bn", dtype=dtype)(x)
+        x = _batch_norm(f"decoder{index}_bn", dtype, synchronized_bn)(x)
         x = keras.layers.ReLU(name=f"decoder{index}_relu", dtype=dtype)(x)
         if rate:
             x = keras.layers.Dropout(rate, name=f"decoder{index}_dropout", dtype=dtype)(x)
@@ -83,29 +92,34 @@ def build_discriminator(
     input_channels: int = 3,
     name: str = "discriminator",
     dtype: str | None = None,
+    synchronized_bn: bool = False,
 ) -> keras.Model:
     """PatchGAN: L concatenated with colour `(batch, H, W, input_channels)` -> logits `(batch, h, w, 1)`.
 
     One logit per patch; batch-norm on every unit but the first, as in the original code. For 32x32 inputs
     and the default table the output is 4x4 patches; for 256x256, 32x32. The logits are float32
-    whatever the `dtype` policy of the other layers.
+    whatever the `dtype` policy of the other layers; `synchronized_bn` as for `build_generator`.
     """
     inputs = keras.Input((None, None, input_channels), name="l_and_color")
     x = inputs
     for index, (unit_filters, unit_strides) in enumerate(zip(filters, strides, strict=True)):
-        x = _encoder_unit(x, unit_filters, unit_strides, batch_norm=index > 0, name=f"unit{index}", dtype=dtype)
+        x = _encoder_unit(x, unit_filters, unit_strides, batch_norm=index > 0, name=f"unit{index}", dtype=dtype,
+                          synchronized_bn=synchronized_bn)
     logits = keras.layers.Conv2D(1, KERNEL_SIZE, 1, padding="same", kernel_initializer=_kernel_init(),
                                  name="patch_logits", dtype="float32")(x)
     return keras.Model(inputs, logits, name=name)
 
 
-def generator_from_config(model: ModelConfig, output_channels: int, dtype: str | None = None) -> keras.Model:
-    return build_generator(model.generator_filters, model.generator_dropout, output_channels, dtype=dtype)
+def generator_from_config(model: ModelConfig, output_channels: int, dtype: str | None = None,
+                          synchronized_bn: bool = False) -> keras.Model:
+    return build_generator(model.generator_filters, model.generator_dropout, output_channels, dtype=dtype,
+                           synchronized_bn=synchronized_bn)
 
 
-def discriminator_from_config(model: ModelConfig, output_channels: int, dtype: str | None = None) -> keras.Model:
+def discriminator_from_config(model: ModelConfig, output_channels: int, dtype: str | None = None,
+                              synchronized_bn: bool = False) -> keras.Model:
     return build_discriminator(model.discriminator_filters, model.discriminator_strides, 1 + output_channels,
-                               dtype=dtype)
+                               dtype=dtype, synchronized_bn=synchronized_bn)
 
 
 def pad_to_multiple(images: tf.Tensor, multiple: int) -> tf.Tensor:

@@ -94,9 +94,10 @@ def restore_newest(model: gan.Colorizer, run_dir: Path) -> str | None:
         raise ResumeError(f"{run_dir}: {error}.\n{_choices(checkpoints)}") from None
 
 
-def resume_from(model: gan.Colorizer, run_dir: Path, name: str) -> str:
+def resume_from(model: gan.Colorizer, run_dir: Path, name: str, set_aside_later: bool = True) -> str:
     """Restore the named checkpoint (`ckpt-N`) and make it the run's newest: later checkpoints and the
-    old state file are moved into `checkpoints/aside-<time>/`, so training continues from it.
+    old state file are moved into `checkpoints/aside-<time>/`, so training continues from it
+    (`set_aside_later=False`: restore only, for the workers of a cluster that are not the chief).
 
     Raises:
         ResumeError: no such checkpoint, or it cannot be read in full.
@@ -112,6 +113,8 @@ def resume_from(model: gan.Colorizer, run_dir: Path, name: str) -> str:
     if reason:
         raise ResumeError(f"--resume-from {name}: {prefix} cannot be read ({reason}).\n{_choices(checkpoints)}")
     runs.restore(model, prefix)
+    if not set_aside_later:
+        return prefix
     aside = checkpoints / f"aside-{_stamp()}"
     later = [p for p in checkpoints.iterdir()
              if p.name == STATE_FILE or ((m := re.match(r"^ckpt-(\d+)\.", p.name)) and int(m[1]) > number)]

@@ -18,7 +18,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from tfcolor import callbacks, data, devices, flags, gan, resume, runs
+from tfcolor import callbacks, data, devices, distribution, flags, gan, resume, runs
 from tfcolor.config import ConfigError, RunConfig, incompatible_changes
 
 
@@ -50,12 +50,14 @@ def _check_resumable(config: RunConfig, run_dir: Path) -> None:
 
 
 def _callbacks(config: RunConfig, run_dir: Path, pipelines: data.Pipelines, saver: callbacks.CheckpointSaver,
-               total_steps: int, report: Callable[[str], None]) -> list[keras.callbacks.Callback]:
+               total_steps: int, report: Callable[[str], None], chief: bool) -> list[keras.callbacks.Callback]:
+    """Every process saves checkpoints and stops at the same step; only the chief writes logs and samples."""
+    found = [saver, callbacks.StopAtStep(total_steps)]
+    if not chief:
+        return found
     settings = config.train
     writer = tf.summary.create_file_writer(str(run_dir / runs.LOGS_DIR / "train"))
-    found = [
-        saver,
-        callbacks.StopAtStep(total_steps),
+    found += [
         callbacks.BatchScalars(writer=writer, interval=settings.log_interval),
         callbacks.HParamsSummary(writer=writer, hparams=_hparams(config), trial_id=run_dir.resolve().name),
         callbacks.SkippedImages(writer=writer, stats=pipelines.stats, report=report),
@@ -68,6 +70,25 @@ def _callbacks(config: RunConfig, run_dir: Path, pipelines: data.Pipelines, save
     if settings.log:
         found.append(keras.callbacks.CSVLogger(str(run_dir / runs.CSV_LOG_FILE), append=True))
     return found
+
+
+def _restore(model: gan.Colorizer, run_dir: Path, resume_from: str | None, restart: bool, chief: bool,
+             report: Callable[[str], None]) -> str | None:
+    """The checkpoint the run continues from (None: step 0). Only the chief moves checkpoints aside."""
+    if restart:
+        if chief and (aside := resume.restart(run_dir)):
+            report(f"Starting over from step 0; the old checkpoints are in {aside}.")
+        return None
+    if resume_from:
+        return resume.resume_from(model, run_dir, resume_from, set_aside_later=chief)
+    return resume.restore_newest(model, run_dir)
+
+
+def _check_replicas(config: RunConfig, strategy: tf.distribute.Strategy) -> None:
+    replicas = distribution.replicas(strategy)
+    if config.train.batch_size % replicas:
+        raise ConfigError(f"--batch-size {config.train.batch_size} is the global batch: it must split evenly "
+                          f"over the {replicas} replicas of --strategy {config.train.strategy}")
 
 
 def _fit(model: gan.Colorizer, fit: dict, pipelines: data.Pipelines, step: int, total_steps: int,
@@ -87,11 +108,14 @@ def _fit(model: gan.Colorizer, fit: dict, pipelines: data.Pipelines, step: int, 
 
 
 def train(config: RunConfig, run_dir: str | Path, report: Callable[[str], None] = print,
-          resume_from: str | None = None, restart: bool = False) -> str | None:
+          resume_from: str | None = None, restart: bool = False,
+          strategy: tf.distribute.Strategy | None = None) -> str | None:
     """Train (or resume) the run in `run_dir` until `config`'s epochs or max_steps; returns the newest checkpoint.
 
     It resumes from the run's newest checkpoint, or from `resume_from` (`ckpt-N`); `restart` moves
-    the run's checkpoints aside and starts from step 0.
+    the run's checkpoints aside and starts from step 0. Under `strategy` (default: the current one,
+    e.g. `distribution.make_strategy(config.train.strategy)`) the model, its optimizers and metrics
+    are built in its scope and `config.train.batch_size` is the global batch.
 
     Raises:
         ResumeError: the run's newest checkpoint (or its state file) cannot be read; nothing was changed.
@@ -101,7 +125,10 @@ def train(config: RunConfig, run_dir: str | Path, report: Callable[[str], None] 
     """
     config.validate()
     run_dir = Path(run_dir)
+    strategy = strategy or tf.distribute.get_strategy()
+    chief = distribution.is_chief(strategy)
     _check_resumable(config, run_dir)
+    _check_replicas(config, strategy)
     keras.utils.set_random_seed(config.train.seed)
     settings = config.train
     pipelines = data.make_pipelines(config.data, settings.batch_size, settings.seed, validate=settings.validate)
@@ -114,16 +141,30 @@ def train(config: RunConfig, run_dir: str | Path, report: Callable[[str], None] 
                                 f"check --dataset-path.")
     precision = devices.resolve_precision(settings.precision)
     xla = devices.use_xla(settings.jit_compile)
-    model = gan.build_colorizer(config, jit_compile=xla, precision=precision)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if restart and (aside := resume.restart(run_dir)):
-        report(f"Starting over from step 0; the old checkpoints are in {aside}.")
-    restored = resume.resume_from(model, run_dir, resume_from) if resume_from else resume.restore_newest(model, run_dir)
+    if chief:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    with strategy.scope():
+        model = gan.build_colorizer(config, jit_compile=xla, precision=precision)
+        restored = _restore(model, run_dir, resume_from, restart, chief, report)
     if restored:
         report(f"Resuming from step {callbacks.trained_batches(model)} ({restored}).")
-    manager = runs.checkpoint_manager(model, run_dir)
-    (run_dir / runs.CONFIG_FILE).write_text(config.to_json(), encoding="utf-8")
+    with distribution.checkpoint_dir(run_dir, strategy) as saving_dir:
+        manager = runs.checkpoint_manager(model, saving_dir)
+        if chief:
+            (run_dir / runs.CONFIG_FILE).write_text(config.to_json(), encoding="utf-8")
+        _train_to_the_end(config, run_dir, pipelines, model, manager, strategy, report,
+                          f"{precision}{', XLA' if xla else ''}")
+        latest = manager.latest_checkpoint if chief else tf.train.latest_checkpoint(str(run_dir / runs.CHECKPOINTS_DIR))
+    report(f"Checkpoints: {run_dir / runs.CHECKPOINTS_DIR} (latest {latest})")
+    report(f"Samples:     {run_dir / runs.SAMPLES_DIR}")
+    report(f"TensorBoard: tensorboard --logdir {run_dir / runs.LOGS_DIR}")
+    return latest
 
+
+def _train_to_the_end(config: RunConfig, run_dir: Path, pipelines: data.Pipelines, model: gan.Colorizer,
+                      manager: tf.train.CheckpointManager, strategy: tf.distribute.Strategy,
+                      report: Callable[[str], None], numerics: str) -> None:
+    settings = config.train
     steps_per_epoch = pipelines.steps_per_epoch
     total_steps = settings.epochs * steps_per_epoch
     if settings.max_steps:
@@ -132,23 +173,22 @@ def train(config: RunConfig, run_dir: str | Path, report: Callable[[str], None] 
     step = callbacks.trained_batches(model)
     if step >= total_steps:
         report(f"{run_dir} is already trained to step {step}; raise --epochs or --max-steps to train further.")
-    else:
-        fit = dict(
-            validation_data=pipelines.validation, validation_freq=settings.validate_interval,
-            shuffle=False, callbacks=_callbacks(config, run_dir, pipelines, saver, total_steps, report),
-            verbose=1 if sys.stdout.isatty() else 2,
-        )
-        report(f"Training {config.model.model} on {config.data.dataset}: {pipelines.train_examples} images, "
-               f"{steps_per_epoch} batches of {settings.batch_size} per epoch, until step {total_steps} "
-               f"({precision}{', XLA' if xla else ''}).")
-        _fit(model, fit, pipelines, step, total_steps, saver)
+        return
+    chief = distribution.is_chief(strategy)
+    fit = dict(
+        validation_data=pipelines.validation, validation_freq=settings.validate_interval,
+        shuffle=False, callbacks=_callbacks(config, run_dir, pipelines, saver, total_steps, report, chief),
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
+    replicas = distribution.replicas(strategy)
+    spread = f", {replicas} replicas of {settings.batch_size // replicas}" if replicas > 1 else ""
+    report(f"Training {config.model.model} on {config.data.dataset}: {pipelines.train_examples} images, "
+           f"{steps_per_epoch} batches of {settings.batch_size} per epoch{spread}, until step {total_steps} "
+           f"({numerics}).")
+    _fit(model, fit, pipelines, step, total_steps, saver)
     if saver.nan_step is not None:
         raise TrainingDiverged(f"a loss became NaN or infinite at step {saver.nan_step}; training stopped. "
                                f"Last good checkpoint: {manager.latest_checkpoint or 'none (none was saved before)'}.")
-    report(f"Checkpoints: {run_dir / runs.CHECKPOINTS_DIR} (latest {manager.latest_checkpoint})")
-    report(f"Samples:     {run_dir / runs.SAMPLES_DIR}")
-    report(f"TensorBoard: tensorboard --logdir {run_dir / runs.LOGS_DIR}")
-    return manager.latest_checkpoint
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config, run_dir = flags.resolve_run(args)
         devices.select_gpus(args.gpu_ids)
-        train(config, run_dir, resume_from=args.resume_from, restart=args.restart)
+        strategy = distribution.make_strategy(config.train.strategy)
+        train(config, run_dir, resume_from=args.resume_from, restart=args.restart, strategy=strategy)
     except (ConfigError, runs.RunError) as error:
         parser.error(str(error))
     except (data.DatasetError, TrainingDiverged, resume.ResumeError) as error:
