@@ -37,6 +37,7 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/pipeline_throughput.py
 	$(PY) benchmarks/serving_latency.py
+	$(PY) benchmarks/load_test.py
 
 # GAN and U-Net against keeping it gray, on real photos never trained on (../shared/photos by default).
 # `make bench-quality QUALITY_ARGS=--record` appends the table to benchmarks/RESULTS.md.

@@ -100,10 +100,10 @@ def build_archive(model: Colorizer, model_size: int, limits: Limits = Limits()) 
     def serve_rgb(images):
         images = _checked(images, limits, check_size=True)
         channels = tf.shape(images)[-1]
-        tf.debugging.Assert(
-            tf.logical_or(channels == 1, channels == 3), ["colorize_rgb expects 1 or 3 channels, got", channels]
-        )
-        rgb = tf.cond(channels == 1, lambda: tf.tile(images[..., :1], [1, 1, 1, 3]), lambda: images[..., :3])
+        # A control dependency, so the colour conversion cannot fail first with a less helpful message.
+        with tf.control_dependencies([tf.debugging.Assert(
+                tf.logical_or(channels == 1, channels == 3), ["colorize_rgb expects 1 or 3 channels, got", channels])]):
+            rgb = tf.cond(channels == 1, lambda: tf.tile(images[..., :1], [1, 1, 1, 3]), lambda: images[..., :3])
         colorized = tf.map_fn(colorize_one, rgb, fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
         return {"colorized_rgb": colorized}
 

@@ -58,3 +58,31 @@ class Admission:
             with self._lock:
                 self.running -= 1
             self._slots.release()
+
+
+class ByteBudget:
+    """Request bodies held in memory at once, in bytes: a body that would exceed `limit` is refused
+    (Overloaded) before it is read, so many large uploads at once cannot exhaust the server's memory."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.held = 0
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def reserve(self, size: int) -> Iterator[None]:
+        """Hold `size` bytes of the budget for the `with` block.
+
+        Raises:
+            Overloaded: the bodies already held leave less than `size`.
+        """
+        with self._lock:
+            if self.held + size > self.limit:
+                raise Overloaded(f"Server overloaded: {self.held} bytes of request bodies in memory, "
+                                 f"{size} more would pass its limit of {self.limit}; retry later")
+            self.held += size
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.held -= size

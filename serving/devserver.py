@@ -24,7 +24,7 @@ import sys
 import threading
 from http.server import ThreadingHTTPServer
 
-from serving.admission import Admission
+from serving.admission import Admission, ByteBudget
 from serving.connections import LingeringCloser, OpenConnections, canned_response
 from serving.handler import RETRY_AFTER_SECONDS, ServingHandler
 from serving.metrics import ServingMetrics
@@ -39,6 +39,8 @@ class ServerLimits:
 
     Args:
         max_request_bytes: larger request bodies are refused with HTTP 400.
+        max_buffered_bytes: request bodies held in memory at once; a body that would pass it gets HTTP
+            503 before it is read. At least `max_request_bytes`.
         max_concurrent_requests: model calls that run at once (TensorFlow spreads each over the cores).
         max_queue: requests that may wait for a model call; beyond, HTTP 503 with `Retry-After`.
         request_timeout_s: a request (line, headers and body) must arrive within this, or the
@@ -47,6 +49,7 @@ class ServerLimits:
     """
 
     max_request_bytes: int = 32 * 1024 * 1024
+    max_buffered_bytes: int = 256 * 1024 * 1024
     max_concurrent_requests: int = 4
     max_queue: int = 64
     request_timeout_s: float = 60.0
@@ -57,6 +60,9 @@ class ServerLimits:
             value = getattr(self, field.name)
             if value < 0 or (value == 0 and field.name != "max_queue"):
                 raise ValueError(f"--{field.name} must be positive, got {value}")
+        if self.max_buffered_bytes < self.max_request_bytes:
+            raise ValueError(f"--max_buffered_bytes ({self.max_buffered_bytes}) must be at least "
+                             f"--max_request_bytes ({self.max_request_bytes})")
 
 
 class DevServer(ThreadingHTTPServer):
@@ -72,6 +78,7 @@ class DevServer(ThreadingHTTPServer):
         self.limits = limits
         self.verbose = verbose
         self.admission = Admission(limits.max_concurrent_requests, limits.max_queue, limits.request_timeout_s)
+        self.body_budget = ByteBudget(limits.max_buffered_bytes)
         self.connections = OpenConnections(limits.max_connections)
         self._closer = LingeringCloser()
         self.metrics = ServingMetrics(registry.name)
@@ -79,6 +86,8 @@ class DevServer(ThreadingHTTPServer):
                                lambda: self.admission.waiting)
         self.metrics.add_gauge("tfcolor_devserver_running_requests", "Model calls running.", lambda: self.admission.running)
         self.metrics.add_gauge("tfcolor_devserver_open_connections", "Open HTTP connections.", lambda: self.connections.count)
+        self.metrics.add_gauge("tfcolor_devserver_buffered_bytes", "Bytes of request bodies held in memory.",
+                               lambda: self.body_budget.held)
         self.metrics.add_gauge("tfcolor_devserver_loaded_version", "The version being served (absent: none).",
                                lambda: getattr(registry.current(), "version", None))
         self._stop_polling = threading.Event()
@@ -134,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = ServerLimits()
     parser.add_argument("--max_request_bytes", type=int, default=defaults.max_request_bytes,
                         help="larger request bodies are refused with HTTP 400 (default: %(default)s)")
+    parser.add_argument("--max_buffered_bytes", type=int, default=defaults.max_buffered_bytes,
+                        help="request bodies held in memory at once; beyond, HTTP 503 (default: %(default)s)")
     parser.add_argument("--max_concurrent_requests", type=int, default=defaults.max_concurrent_requests,
                         help="model calls that run at once (default: %(default)s)")
     parser.add_argument("--max_queue", type=int, default=defaults.max_queue,

@@ -7,6 +7,7 @@ closed without one, once its deadline has passed.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -34,7 +35,7 @@ METRICS_PATH = "/monitoring/prometheus/metrics"  # as serving/monitoring.config 
 RETRY_AFTER_SECONDS = 1
 # Oversized bodies are drained up to this multiple of the limit before answering, beyond it cut off.
 DISCARD_LIMIT_FACTOR = 4
-_MAX_VERSION_DIGITS = 18  # versions are int64 in TF-Serving; more digits cannot be one of ours
+_MAX_VERSION = 2**63 - 1  # versions are int64 in TF-Serving
 _ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?(?P<rest>/metadata|:predict)?$")
 
 logger = logging.getLogger("serving.devserver")
@@ -79,6 +80,7 @@ class ServingHandler(BaseHTTPRequestHandler):
 
     server: DevServer
     protocol_version = "HTTP/1.1"
+    default_request_version = "HTTP/1.0"  # a request line too broken to name a version still gets a status line
 
     def setup(self):
         self.timeout = self.server.limits.request_timeout_s  # per socket operation; the deadline bounds the whole request
@@ -125,7 +127,7 @@ class ServingHandler(BaseHTTPRequestHandler):
 
     def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         level = logging.ERROR if status >= 500 and status != 503 else logging.DEBUG if status == 503 else logging.WARNING
-        logger.log(level, "%s %s -> %d: %s", getattr(self, "command", ""), _shorten(getattr(self, "path", "")),
+        logger.log(level, "%s %s -> %d: %s", getattr(self, "command", None) or "-", _shorten(getattr(self, "path", "")),
                    status, _shorten(message, 500))
         self._send(status, json.dumps({"error": message}), headers=headers)
 
@@ -139,6 +141,8 @@ class ServingHandler(BaseHTTPRequestHandler):
         """Run `work`; turn whatever it raises into a JSON answer; count `:predict` requests."""
         started = time.monotonic()
         self._status, self._signature = None, None  # _signature: set ("" until known) for :predict on our model
+        self._discard_after_answer = 0
+        self._held = contextlib.ExitStack()  # what the request holds until it is answered (its body's bytes)
         try:
             work()
         except HttpError as error:
@@ -147,8 +151,12 @@ class ServingHandler(BaseHTTPRequestHandler):
             logger.exception("%s %s failed", self.command, _shorten(self.path))
             self.close_connection = True
             self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"Internal error ({type(error).__name__}); the server log has details")
+        finally:
+            self._held.close()
         if self._signature is not None and self._status is not None:
             self.server.metrics.record(self._signature, self._status, time.monotonic() - started)
+        if self._discard_after_answer:
+            self._discard_body(self._discard_after_answer)
 
     def _route(self) -> tuple[str | None, str, int | None]:
         """The path -> (route suffix: None, "/metadata" or ":predict"; model name; version or None)."""
@@ -156,9 +164,10 @@ class ServingHandler(BaseHTTPRequestHandler):
         if not match:
             raise HttpError(HTTPStatus.NOT_FOUND, f"Malformed request: {self.command} {_shorten(self.path)}")
         digits = match["version"]
-        if digits and len(digits.lstrip("0")) > _MAX_VERSION_DIGITS:
+        significant = (digits or "").lstrip("0") or "0"
+        if len(significant) > len(str(_MAX_VERSION)) or int(significant) > _MAX_VERSION:  # int() only of short ones
             raise HttpError(HTTPStatus.BAD_REQUEST, f"Version {_shorten(digits, 24)} is not a 64-bit integer")
-        return match["rest"], match["name"], int(digits) if digits else None
+        return match["rest"], match["name"], int(significant) if digits else None
 
     def _served(self, name: str, version: int | None) -> LoadedVersion:
         registry = self.server.registry
@@ -193,9 +202,15 @@ class ServingHandler(BaseHTTPRequestHandler):
             raise HttpError(HTTPStatus.LENGTH_REQUIRED, "Content-Length header is required")
         if len(length) > len(str(limit)) or int(length) > limit:
             self.close_connection = True
-            self._discard_body(int(length) if len(length) <= 18 else DISCARD_LIMIT_FACTOR * limit)
+            self._discard_after_answer = DISCARD_LIMIT_FACTOR * limit if len(length) > 18 else int(length)
             raise HttpError(HTTPStatus.BAD_REQUEST,
                             f"Request body of {_shorten(length, 24)} bytes exceeds the limit of {limit} bytes")
+        try:
+            self._held.enter_context(self.server.body_budget.reserve(int(length)))
+        except Overloaded as error:
+            self.close_connection = True
+            self._discard_after_answer = int(length)
+            raise HttpError(HTTPStatus.SERVICE_UNAVAILABLE, str(error), {"Retry-After": str(RETRY_AFTER_SECONDS)}) from None
         try:
             body = self.rfile.read(int(length))
         except TimeoutError:
@@ -209,18 +224,15 @@ class ServingHandler(BaseHTTPRequestHandler):
         return body
 
     def _discard_body(self, length: int) -> None:
-        """Read and drop an oversized body (up to a bound, within the deadline) so the client, still sending,
-        gets our answer instead of a reset."""
+        """Read and drop (after answering) an oversized body, up to a bound and within the request's deadline,
+        so that the client, still sending, reads our answer instead of a reset."""
         remaining = min(length, DISCARD_LIMIT_FACTOR * self.server.limits.max_request_bytes)
-        try:
+        with contextlib.suppress(OSError):  # TimeoutError at the deadline, or the client gone
             while remaining > 0:
-                chunk = self.rfile.read(min(remaining, 1 << 16))
+                chunk = self.rfile.read1(min(remaining, 1 << 16))
                 if not chunk:
                     break
                 remaining -= len(chunk)
-        except TimeoutError:
-            pass
-        self._request_received()
 
     def _post(self) -> None:
         body = self._read_body()

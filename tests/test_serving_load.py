@@ -21,7 +21,7 @@ import tensorflow as tf
 from prometheus_client.parser import text_string_to_metric_families
 
 from export import __main__ as export_cli
-from serving import config_schema, rest_api
+from serving import config_schema, devserver, rest_api
 from serving.devserver import DevServer, ServerLimits
 from serving.handler import METRICS_PATH
 from serving.model_registry import ModelRegistry
@@ -146,6 +146,27 @@ def test_a_full_queue_answers_503_with_retry_after_at_once(registry, small_png):
         assert exchange(server_port(busy), post_request(PREDICT, predict_body([small_png])))[0] == 200
 
 
+def test_bodies_beyond_the_memory_budget_get_503_before_they_are_read(registry, small_png):
+    body = predict_body([small_png])
+    with running(registry, max_request_bytes=len(body), max_buffered_bytes=len(body)) as dev:
+        with dev.body_budget.reserve(1):  # another upload holds one byte of the budget
+            answer = exchange(server_port(dev), post_request(PREDICT, body))
+        assert answer[0] == 503 and answer[1]["Retry-After"] == "1"
+        assert f"1 bytes of request bodies in memory, {len(body)} more would pass its limit" in json_error(answer)
+        assert exchange(server_port(dev), post_request(PREDICT, body))[0] == 200
+
+
+def test_limits_that_contradict_each_other_are_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        devserver.main(["--model_name", "m", "--model_base_path", "nowhere", "--max_request_bytes", "100",
+                        "--max_buffered_bytes", "10"])
+    assert exit_info.value.code == 2
+    assert "--max_buffered_bytes (10) must be at least --max_request_bytes (100)" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        devserver.main(["--model_name", "m", "--model_base_path", "nowhere", "--max_concurrent_requests", "0"])
+    assert "--max_concurrent_requests must be positive, got 0" in capsys.readouterr().err
+
+
 def test_the_dev_server_refuses_batches_over_the_exports_limit_before_running_the_model(trained_run, tmp_path,
                                                                                         small_png):
     base = tmp_path / "tfcolor"
@@ -230,6 +251,10 @@ HOSTILE = [
     ("JSON nested 100 000 deep", post_request(PREDICT, b"[" * 100_000 + b"]" * 100_000), 400, "nested too deeply"),
     ("a 5000-digit version", post_request("/v1/models/tfcolor/versions/" + "9" * 5000 + ":predict", b"{}"), 400,
      "is not a 64-bit integer"),
+    ("version 2**63", post_request(f"/v1/models/tfcolor/versions/{2**63}:predict", b"{}"), 400,
+     "is not a 64-bit integer"),
+    ("version 2**63 - 1", post_request(f"/v1/models/tfcolor/versions/{2**63 - 1}:predict", b"{}"), 404,
+     f"Servable not found for request: Specific(tfcolor, {2**63 - 1})"),
     ("status of a 5000-digit version", b"GET /v1/models/tfcolor/versions/" + b"7" * 5000 + b" HTTP/1.1\r\n\r\n", 400,
      "is not a 64-bit integer"),
     ("a 5000-digit Content-Length", post_request(PREDICT, b"", content_length="9" * 5000), 400, "exceeds the limit"),
