@@ -203,7 +203,7 @@ def _clear_leftovers(output: Path, overwrite: bool) -> None:
             raise ShardsExist(f"{output} already holds {holds}; give --overwrite to write them again.")
         (output / MANIFEST).unlink()  # first: from here on the folder reads as unfinished
     for path in output.iterdir():
-        if path.name.endswith(_TEMPORARY_SUFFIX) and path.name.startswith(".") or _SHARD_NAME.fullmatch(path.name):
+        if (path.name.startswith(".") and path.name.endswith(_TEMPORARY_SUFFIX)) or _SHARD_NAME.fullmatch(path.name):
             path.unlink()
 
 
@@ -253,8 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tfcolor.shards",
         description="Write a photo dataset as TFRecord shards (the photos' own encoded bytes) with a manifest, "
-                    "for training with --dataset tfrecord --dataset-path OUTPUT; or verify written shards.",
-        epilog="Corrupt, grayscale and oversized photos are left out and listed in OUTPUT/manifest.json with "
+                    "for training with --dataset tfrecord --dataset-path DIR; or verify written shards.",
+        epilog="Corrupt, grayscale and oversized photos are left out and listed in DIR/manifest.json with "
                "their reason. Shards become visible only once complete, and the manifest, written last, marks "
                "the output complete: an interrupted run is simply run again.")
     parser.add_argument("--dataset", choices=SOURCE_DATASETS, help="the source dataset's layout (as for training)")
@@ -267,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overwrite", action="store_true", help="write again over a complete set of shards in DIR")
     parser.add_argument("--verify", metavar="DIR",
                         help="instead of writing: check every shard of DIR against its manifest (size and full "
-                             "sha256; training checks only sizes)")
+                             "sha256; training checks sizes and record counts)")
     return parser
 
 
