@@ -235,12 +235,16 @@ class ServingHandler(BaseHTTPRequestHandler):
                 remaining -= len(chunk)
 
     def _post(self) -> None:
+        try:
+            rest, name, version = self._route()
+        except HttpError:
+            self._read_body()  # read (or refused, when too large) before the routing error is answered
+            raise
+        if rest == ":predict" and name == self.server.registry.name:
+            self._signature = ""  # counted in the metrics from here on, refusals of its body included
         body = self._read_body()
-        rest, name, version = self._route()
         if rest != ":predict":
             raise HttpError(HTTPStatus.NOT_FOUND, f"Malformed request: POST {_shorten(self.path)}")
-        if name == self.server.registry.name:
-            self._signature = ""
         served = self._served(name, version)
         try:
             with self.server.admission.slot():
