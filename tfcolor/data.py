@@ -56,15 +56,23 @@ def describe_skipped(counts: dict[str, int]) -> str:
 
 @dataclasses.dataclass
 class Pipelines:
-    """Training stream (endless, from any batch), validation set (one pass) and their shared counters."""
+    """Training stream (endless, from any batch), validation set (one pass) and their shared counters.
 
-    train_from: Callable[[int], tf.data.Dataset]
+    `train_from(step, worker=0)` is the stream from global step `step`. With `shards_by_file` (a
+    dataset of files read by several workers) it is worker `worker`'s own stream: its share of the
+    global batch, from its own slice of the files, in its own order; otherwise it is the global
+    batches, for `tf.distribute` to split.
+    """
+
+    train_from: Callable[..., tf.data.Dataset]
     has_images: Callable[[], bool]
     survey: Callable[[], dict[str, int]]
     validation: tf.data.Dataset | None
     stats: PipelineStats
     train_examples: int
     steps_per_epoch: int
+    validation_examples: int = 0
+    shards_by_file: bool = False
 
     @property
     def train(self) -> tf.data.Dataset:
@@ -308,7 +316,8 @@ def _reader_of_cached(cached: list[np.ndarray]) -> Callable[[tf.Tensor], tf.Tens
 
 
 def training_batches(source: list[str] | np.ndarray, stats: PipelineStats, config: DataConfig, batch_size: int,
-                     seed: int, start_batch: int = 0, working: tuple | None = None) -> tf.data.Dataset:
+                     seed: int, start_batch: int = 0, working: tuple | None = None, steps: int | None = None
+                     ) -> tf.data.Dataset:
     """The endless, shuffled and augmented `(l_scaled, color_scaled)` batches of a source (file paths,
     uint8 images `(N, H, W, 3)` or a sharded split), from batch `start_batch` on.
 
@@ -316,9 +325,10 @@ def training_batches(source: list[str] | np.ndarray, stats: PipelineStats, confi
     uninterrupted one would: epoch e (`N // batch_size` batches) reads the source in orders drawn from
     (seed, e) alone, in as many passes as skipped images make it need, and each image's crop and flip
     come from (seed, e, its place in the epoch). `working` is `_working_images`' answer when the
-    caller keeps it (a cache is then decoded once for all the streams it starts).
+    caller keeps it (a cache is then decoded once for all the streams it starts). `steps` overrides the
+    batches of an epoch (the workers of a cluster, each on its slice of the files, must agree on it).
     """
-    steps = len(source) // batch_size
+    steps = steps or len(source) // batch_size
     first_epoch, skip = divmod(start_batch, steps)
     count, images_of = working or _working_images(source, stats, config)
     one_pass = functools.partial(_shuffled, count, seed)
@@ -343,12 +353,33 @@ def _survey(source: list[str] | np.ndarray, min_side: int, max_pixels: int) -> d
     return stats.as_dict()
 
 
-def make_pipelines(config: DataConfig, batch_size: int, seed: int, validate: bool = True) -> Pipelines:
+# Workers' seeds lie this far apart, so their orders and crops never coincide.
+WORKER_SEED_STRIDE = 1_000_003
+
+
+def worker_slice(source: list[str] | ShardedSplit, worker: int, workers: int) -> list[str] | ShardedSplit:
+    """Worker `worker`'s part of a dataset of files: every `workers`-th file (or shard) from its own index.
+
+    Raises:
+        DatasetError: a sharded dataset with fewer shards than workers.
+    """
+    if isinstance(source, ShardedSplit):
+        if len(source.shards) < workers:
+            raise DatasetError(f"{len(source.shards)} shards cannot feed {workers} workers: write them again "
+                               f"with a smaller --shard-size (python -m tfcolor.shards).")
+        return ShardedSplit(source.shards[worker::workers])
+    return source[worker::workers]
+
+
+def make_pipelines(config: DataConfig, batch_size: int, seed: int, validate: bool = True, workers: int = 1
+                   ) -> Pipelines:
     """The training stream and validation set a data config describes.
 
     The training stream is endless (an epoch is `steps_per_epoch` batches) and can start at any batch
     (`Pipelines.train_from`); the validation set is one pass in a fixed order, or None when `validate`
-    is off or the dataset has none.
+    is off or the dataset has none. With several `workers` (a multi-worker cluster), a dataset of files
+    is shared out by file: each worker reads its own slice with `batch_size / workers` a batch; arrays
+    stay whole (tf.distribute shares out each global batch).
 
     Raises:
         DatasetError: unknown dataset, missing path, or fewer training images than one batch.
@@ -366,11 +397,21 @@ def make_pipelines(config: DataConfig, batch_size: int, seed: int, validate: boo
     if validate and len(validation_source):
         images = _to_size(_images(validation_source, stats, config.image_size, config.max_pixels), config.image_size)
         validation = _as_model_batches(images.batch(batch_size), config)
-    working = functools.cache(lambda: _working_images(train_source, stats, config))
+    by_file = workers > 1 and not isinstance(train_source, np.ndarray)
+    part = functools.cache(lambda worker: worker_slice(train_source, worker, workers) if by_file else train_source)
+    working = functools.cache(lambda worker: _working_images(part(worker), stats, config))
+    steps_per_epoch = len(train_source) // batch_size
+
+    def train_from(start: int, worker: int = 0) -> tf.data.Dataset:
+        if not by_file:
+            return training_batches(train_source, stats, config, batch_size, seed, start, working(0))
+        return training_batches(part(worker), stats, config, batch_size // workers, seed + worker * WORKER_SEED_STRIDE,
+                                start, working(worker), steps=steps_per_epoch)
+
     return Pipelines(
-        train_from=lambda start: training_batches(train_source, stats, config, batch_size, seed, start, working()),
+        train_from=train_from,
         has_images=lambda: any(True for _ in _images(train_source, stats, largest_needed_side(config), config.max_pixels).take(1)),
         survey=lambda: _survey(train_source, largest_needed_side(config), config.max_pixels),
-        validation=validation, stats=stats, train_examples=len(train_source),
-        steps_per_epoch=len(train_source) // batch_size,
+        validation=validation, stats=stats, train_examples=len(train_source), steps_per_epoch=steps_per_epoch,
+        validation_examples=len(validation_source), shards_by_file=by_file,
     )

@@ -15,16 +15,18 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import keras
 import tensorflow as tf
 
 from tfcolor.config_rules import STRATEGIES, ConfigError
+from tfcolor.data import Pipelines
 
 __all__ = ["STRATEGIES", "cluster_tasks", "make_strategy", "is_chief", "worker_name", "checkpoint_dir",
-           "replicas", "is_multi_worker"]
+           "replicas", "is_multi_worker", "workers", "training_stream", "validation_data", "fitting"]
 
 
 def cluster_tasks(tf_config: str | None = None) -> int:
@@ -63,7 +65,9 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
                              "(README: Training on several GPUs / machines)")
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        # Every GPU; without GPUs, every logical CPU device (one, unless the process split the CPU).
+        gpus = tf.config.list_logical_devices("GPU")
+        return tf.distribute.MirroredStrategy([d.name for d in gpus or tf.config.list_logical_devices("CPU")])
     return tf.distribute.get_strategy()
 
 
@@ -109,3 +113,63 @@ def checkpoint_dir(run_dir: Path, strategy: tf.distribute.Strategy) -> Iterator[
         yield scratch
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def workers(strategy: tf.distribute.Strategy) -> int:
+    """How many processes train together (1 outside a multi-worker cluster)."""
+    if not is_multi_worker(strategy):
+        return 1
+    return sum(len(tasks) for role, tasks in strategy.cluster_resolver.cluster_spec().as_dict().items()
+               if role in ("chief", "worker"))
+
+
+def _sharded_by_data(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """Every worker builds the same stream and keeps its share of each global batch."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
+
+
+def training_stream(strategy: tf.distribute.Strategy, pipelines: Pipelines, batch_size: int
+                    ) -> Callable[[int], tf.data.Dataset | tf.distribute.DistributedDataset]:
+    """step -> the training input from global step `step`, as `fit` takes it under `strategy`.
+
+    One process: the global batches (Keras splits each over the local replicas). A cluster reading
+    files: each worker's own stream (`Pipelines.shards_by_file`), cut into per-replica batches. A
+    cluster reading arrays: the same global stream on every worker, sharded by data, so a global batch
+    holds the images it would hold on one device.
+    """
+    if not is_multi_worker(strategy):
+        return pipelines.train_from
+    if not pipelines.shards_by_file:
+        return lambda step: _sharded_by_data(pipelines.train_from(step))
+    per_replica = batch_size // replicas(strategy)
+    return lambda step: strategy.distribute_datasets_from_function(
+        lambda context: pipelines.train_from(step, context.input_pipeline_id).rebatch(per_replica, drop_remainder=True))
+
+
+def validation_data(strategy: tf.distribute.Strategy, pipelines: Pipelines, batch_size: int
+                    ) -> tuple[tf.data.Dataset | None, int | None]:
+    """(validation data, validation steps) for `fit`. In a cluster every replica must run the same number
+    of steps on a non-empty share, so there the set is repeated in whole global batches and cut at
+    `validation_examples // batch_size` of them (at least one; images skipped as corrupt or grayscale,
+    and the last partial batch, are made up by the first images again)."""
+    if pipelines.validation is None or not is_multi_worker(strategy):
+        return pipelines.validation, None
+    whole_batches = pipelines.validation.unbatch().repeat().batch(batch_size, drop_remainder=True)
+    return _sharded_by_data(whole_batches), max(1, pipelines.validation_examples // batch_size)
+
+
+@contextmanager
+def fitting(model: keras.Model, strategy: tf.distribute.Strategy) -> Iterator[None]:
+    """The context `model.fit` runs in: the strategy's scope.
+
+    Keras 3.15 starts `fit` on a model built under a multi-worker strategy by averaging the first
+    batch across replicas for a "symbolic build", which fails on that strategy (`Attempt to convert a
+    value (PerReplica...)`). The model is built already, so that step is skipped there: Keras then
+    takes the strategy from the scope. (Its step logs are the train step's business: `step_logs`.)
+    """
+    with strategy.scope():
+        if is_multi_worker(strategy):
+            model._distribute_strategy = None
+        yield

@@ -36,6 +36,13 @@ def sigmoid_cross_entropy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
 
 
+def _in_multi_worker_cluster() -> bool:
+    strategy = tf.distribute.get_strategy()
+    resolver = getattr(strategy, "cluster_resolver", None)
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and bool(
+        resolver and resolver.cluster_spec().as_dict())
+
+
 def global_batch_share(loss: tf.Tensor) -> tf.Tensor:
     """This replica's part of the loss over the global batch: its mean over the number of replicas."""
     return loss / tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, loss.dtype)
@@ -124,10 +131,18 @@ class Colorizer(keras.Model):
         for metric in (self.accuracy_metric, self.psnr_metric, self.auc_metric):
             metric.update_state(lab_true, lab_pred)
 
+    def step_logs(self, metrics: list[keras.metrics.Metric]) -> dict[str, tf.Tensor]:
+        """The metrics' values after a step. Keras 3 averages a multi-worker cluster's step logs along
+        axis 0, which scalars do not have (tensorflow/tensorflow#72388): there they go as vectors of one."""
+        logs = {m.name: m.result() for m in metrics}
+        if _in_multi_worker_cluster():
+            logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
+        return logs
+
     def test_step(self, data):
         l_scaled, color_true = data
         self.update_quality(l_scaled, color_true, self.inference_generator(l_scaled, training=False))
-        return {m.name: m.result() for m in self.quality_metrics}
+        return self.step_logs(self.quality_metrics)
 
     def get_config(self):
         return {
@@ -168,7 +183,7 @@ class UNetColorizer(Colorizer):
         self.trained_batches.assign_add(1)
         self.update_ema()
         self.update_quality(l_scaled, color_true, color_pred)
-        return {m.name: m.result() for m in self.metrics}
+        return self.step_logs(self.metrics)
 
 
 @keras.saving.register_keras_serializable(package="tfcolor")
@@ -271,7 +286,7 @@ class ColorizationGAN(Colorizer):
                             ("g_loss", g_loss), ("g_gan", g_gan), ("g_l1", g_l1)):
             self.loss_trackers[name].update_state(value)
         self.update_quality(l_scaled, color_true, color_fake)
-        return {m.name: m.result() for m in self.metrics}
+        return self.step_logs(self.metrics)
 
     def get_config(self):
         return {

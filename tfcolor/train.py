@@ -91,19 +91,19 @@ def _check_replicas(config: RunConfig, strategy: tf.distribute.Strategy) -> None
                           f"over the {replicas} replicas of --strategy {config.train.strategy}")
 
 
-def _fit(model: gan.Colorizer, fit: dict, pipelines: data.Pipelines, step: int, total_steps: int,
-         saver: callbacks.CheckpointSaver) -> None:
+def _fit(model: gan.Colorizer, fit: dict, stream: Callable[[int], tf.data.Dataset], steps_per_epoch: int, step: int,
+         total_steps: int, saver: callbacks.CheckpointSaver) -> None:
     """Finish an interrupted epoch with the batches it had left, then run whole epochs to `total_steps`.
-    Each part reads the training stream from the batch it starts at, as an uninterrupted run would."""
-    steps_per_epoch = pipelines.steps_per_epoch
+    Each part reads the training stream (`stream(step)`) from the batch it starts at, as an
+    uninterrupted run would."""
     epoch, done_in_epoch = divmod(step, steps_per_epoch)
     if done_in_epoch:
-        model.fit(pipelines.train_from(step), initial_epoch=epoch, epochs=epoch + 1,
+        model.fit(stream(step), initial_epoch=epoch, epochs=epoch + 1,
                   steps_per_epoch=min(steps_per_epoch - done_in_epoch, total_steps - step), **fit)
         epoch += 1
     if callbacks.trained_batches(model) < total_steps and saver.nan_step is None:
         # StopAtStep ends the last epoch early when --max-steps falls inside it.
-        model.fit(pipelines.train_from(epoch * steps_per_epoch), initial_epoch=epoch,
+        model.fit(stream(epoch * steps_per_epoch), initial_epoch=epoch,
                   epochs=math.ceil(total_steps / steps_per_epoch), steps_per_epoch=steps_per_epoch, **fit)
 
 
@@ -131,7 +131,8 @@ def train(config: RunConfig, run_dir: str | Path, report: Callable[[str], None] 
     _check_replicas(config, strategy)
     keras.utils.set_random_seed(config.train.seed)
     settings = config.train
-    pipelines = data.make_pipelines(config.data, settings.batch_size, settings.seed, validate=settings.validate)
+    pipelines = data.make_pipelines(config.data, settings.batch_size, settings.seed, validate=settings.validate,
+                                    workers=distribution.workers(strategy))
     for name, reason in pipelines.stats.unlisted.items():
         report(f"skipped {name}: {reason}")
     if not pipelines.has_images():
@@ -175,8 +176,9 @@ def _train_to_the_end(config: RunConfig, run_dir: Path, pipelines: data.Pipeline
         report(f"{run_dir} is already trained to step {step}; raise --epochs or --max-steps to train further.")
         return
     chief = distribution.is_chief(strategy)
+    validation, validation_steps = distribution.validation_data(strategy, pipelines, settings.batch_size)
     fit = dict(
-        validation_data=pipelines.validation, validation_freq=settings.validate_interval,
+        validation_data=validation, validation_steps=validation_steps, validation_freq=settings.validate_interval,
         shuffle=False, callbacks=_callbacks(config, run_dir, pipelines, saver, total_steps, report, chief),
         verbose=1 if sys.stdout.isatty() else 2,
     )
@@ -185,7 +187,9 @@ def _train_to_the_end(config: RunConfig, run_dir: Path, pipelines: data.Pipeline
     report(f"Training {config.model.model} on {config.data.dataset}: {pipelines.train_examples} images, "
            f"{steps_per_epoch} batches of {settings.batch_size} per epoch{spread}, until step {total_steps} "
            f"({numerics}).")
-    _fit(model, fit, pipelines, step, total_steps, saver)
+    stream = distribution.training_stream(strategy, pipelines, settings.batch_size)
+    with distribution.fitting(model, strategy):
+        _fit(model, fit, stream, steps_per_epoch, step, total_steps, saver)
     if saver.nan_step is not None:
         raise TrainingDiverged(f"a loss became NaN or infinite at step {saver.nan_step}; training stopped. "
                                f"Last good checkpoint: {manager.latest_checkpoint or 'none (none was saved before)'}.")
