@@ -38,6 +38,8 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/pipeline_throughput.py
 	$(PY) benchmarks/serving_latency.py
 	$(PY) benchmarks/load_test.py
+	$(PY) benchmarks/shards_throughput.py
+	$(PY) benchmarks/replicas_throughput.py
 
 # GAN and U-Net against keeping it gray, on real photos never trained on (../shared/photos by default).
 # `make bench-quality QUALITY_ARGS=--record` appends the table to benchmarks/RESULTS.md.
