@@ -81,17 +81,28 @@ def check_free(base: Path, version: int) -> None:
 
 
 def _claim(base: Path, version: int | None) -> tuple[int, Path, int]:
-    """(version, its claim folder, the locked descriptor of its lock file): `version`, or the next free one."""
+    """(version, its claim folder, the locked descriptor of its lock file): `version`, or the next free one.
+
+    Another export may rename its claim into place between our look at the folder and our claim, so
+    a number is ours only once its claim exists and its version folder still does not.
+    """
     for _ in range(MAX_CLAIM_ATTEMPTS):
         number = version or next_version(base)
-        check_free(base, number)
         claim = base / f"{TEMPORARY_PREFIX}{number}"
         try:
+            check_free(base, number)
             claim.mkdir()
         except FileExistsError:
-            if version is not None:
-                raise FileExistsError(f"another export is writing version {version} under {base} now.") from None
-            continue
+            if version is None:
+                continue
+            if (base / str(version)).exists():
+                raise
+            raise FileExistsError(f"another export is writing version {version} under {base} now.") from None
+        if (base / str(number)).exists():
+            claim.rmdir()
+            if version is None:
+                continue
+            check_free(base, number)
         descriptor = os.open(_lock_path(claim), os.O_RDWR | os.O_CREAT, 0o644)
         fcntl.flock(descriptor, fcntl.LOCK_EX)
         return number, claim, descriptor
