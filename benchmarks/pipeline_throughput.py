@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from machine import cpu_description  # noqa: E402
 
-from tfcolor import data  # noqa: E402
+from tfcolor import data, reading  # noqa: E402
 from tfcolor.config import DataConfig  # noqa: E402
 
 DEFAULT_PHOTOS = HERE.parent.parent / "shared" / "photos"
@@ -103,7 +103,7 @@ def main() -> None:
 
 def array_images_per_second(images: np.ndarray, batch_size: int, batches: int) -> float:
     """The CIFAR-10 pipeline on arrays already in memory (what `cifar.load_split` returns)."""
-    stats = data.PipelineStats()
+    stats = reading.PipelineStats()
     config = DataConfig(dataset="cifar10", image_size=32)
     return _rate(data.training_batches(images, stats, config, batch_size, seed=0), batch_size, batches)
 

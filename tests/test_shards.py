@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfcolor import data, photo_files, shards, tfrecord_source, train
+from tfcolor import data, photo_files, reading, shards, tfrecord_source, train
 from tfcolor.config import DataConfig
 
 from conftest import TINY_TRAIN_ARGS, photo_crops, save_image
@@ -44,7 +44,7 @@ def written(source: Path, output: Path, dataset: str = "folder", **options) -> d
 
 def decoded_multiset(source, max_pixels: int = MAX_PIXELS) -> Counter:
     """The photos a source gives the pipelines (decoded in full), as a multiset of their uint8 pixels."""
-    images = data._images(source, data.PipelineStats(), None, max_pixels)
+    images = reading.source_images(source, reading.PipelineStats(), None, max_pixels)
     return Counter(np.round(rgb.numpy() * 255).astype(np.uint8).tobytes() for rgb in images)
 
 

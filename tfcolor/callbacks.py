@@ -15,7 +15,7 @@ import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
 
 from tfcolor import color, grids, optimizers
-from tfcolor.data import PipelineStats, describe_skipped
+from tfcolor.reading import PipelineStats, describe_skipped
 
 
 def trained_batches(model: keras.Model) -> int:

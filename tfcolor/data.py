@@ -9,49 +9,26 @@ Sources (file formats and layouts):
 - `tfrecord`: TFRecord shards of any of these, written by `python -m tfcolor.shards` (see `tfcolor.tfrecord_source`).
 - `demo`: the embedded photos of `tfcolor.demo_data`.
 
-Grayscale images (all three channels equal) are skipped, as the original code does; corrupt or unreadable
-files are skipped too. Both are counted in `PipelineStats`, which training reports every epoch.
+Bad photos are skipped and counted as `tfcolor.reading` reads them (`reading.PipelineStats`).
 """
 from __future__ import annotations
 
 import dataclasses
 import functools
 import math
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
-from tfcolor import cifar, color, demo_data
-from tfcolor.images import decode_rgb, encoded_size, is_grayscale, random_square_crop, resize_shorter_side
+from tfcolor import cifar, color, demo_data, reading
+from tfcolor.images import random_square_crop, resize_shorter_side
 from tfcolor.config import DATASETS, DataConfig
 from tfcolor.photo_files import DatasetError, folder_files, places365_files
 from tfcolor.tfrecord_source import ShardedSplit, open_splits
 
 AUTOTUNE = tf.data.AUTOTUNE
-
-
-class PipelineStats:
-    """Counters the pipelines update where they skip an image: files read, and images skipped because
-    they were corrupt or unreadable, over the pixel limit, or grayscale."""
-
-    COUNTERS = ("files", "corrupt", "oversized", "grayscale")
-
-    def __init__(self, unlisted: dict[str, str] | None = None):
-        for name in self.COUNTERS:
-            setattr(self, name, tf.Variable(0, dtype=tf.int64, trainable=False, name=name))
-        self.unlisted = unlisted or {}  # files left out while listing the dataset: name -> reason
-
-    def as_dict(self) -> dict[str, int]:
-        return {name: int(getattr(self, name).numpy()) for name in self.COUNTERS}
-
-
-def describe_skipped(counts: dict[str, int]) -> str:
-    """`{"corrupt": 2, "grayscale": 1, ...}` -> "2 corrupt/unreadable, 1 grayscale" ("" when none)."""
-    labels = {"corrupt": "corrupt/unreadable", "oversized": "over the pixel limit", "grayscale": "grayscale"}
-    return ", ".join(f"{counts[name]} {label}" for name, label in labels.items() if counts.get(name))
 
 
 @dataclasses.dataclass
@@ -68,7 +45,7 @@ class Pipelines:
     has_images: Callable[[], bool]
     survey: Callable[[], dict[str, int]]
     validation: tf.data.Dataset | None
-    stats: PipelineStats
+    stats: reading.PipelineStats
     train_examples: int
     steps_per_epoch: int
     validation_examples: int = 0
@@ -78,79 +55,6 @@ class Pipelines:
     def train(self) -> tf.data.Dataset:
         """The training stream from its first batch."""
         return self.train_from(0)
-
-
-def decode_within_limit(contents: tf.Tensor, min_side: int | None, max_pixels: int) -> tuple[tf.Tensor, tf.Tensor]:
-    """Encoded photo -> (float RGB `(H, W, 3)` no larger than `min_side` needs, over `max_pixels`?); a photo
-    over the limit is not decoded at all (a 1x1 placeholder stands in). Raises on undecodable bytes."""
-    size = encoded_size(contents)
-    oversized = size[0] * size[1] > max_pixels
-    rgb = tf.cond(oversized, lambda: tf.zeros([1, 1, 3]), lambda: decode_rgb(contents, min_side))
-    return rgb, oversized
-
-
-def _reader(source: list[str] | np.ndarray | ShardedSplit, stats: PipelineStats, min_side: int, max_pixels: int
-            ) -> Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
-    """index -> (float RGB, over the pixel limit?) of one element of a source: a file read and decoded
-    (`decode_within_limit`), or a row of a uint8 array. A sharded source's keys are its photos' encoded
-    bytes instead of indices. Raises on an unreadable or undecodable file."""
-    if isinstance(source, ShardedSplit):
-        def decode(contents):
-            stats.files.assign_add(1)
-            return decode_within_limit(contents, min_side, max_pixels)
-
-        return decode
-    if isinstance(source, np.ndarray):
-        images = tf.constant(source)
-
-        def read(index):
-            stats.files.assign_add(1)
-            return color.to_float_rgb(tf.gather(images, index)), tf.constant(False)
-
-        return read
-    # Paths travel as bytes: a name that is not UTF-8 (listing skips those) cannot break the graph.
-    paths = tf.constant([os.fsencode(path) for path in source], tf.string)
-
-    def read(index):
-        stats.files.assign_add(1)
-        return decode_within_limit(tf.io.read_file(tf.gather(paths, index)), min_side, max_pixels)
-
-    return read
-
-
-def _decoded(indices: tf.data.Dataset, read: Callable, stats: PipelineStats, length: int | None = None,
-             skip_unreadable: bool = True) -> tf.data.Dataset:
-    """The elements `indices` name, read in that order; unreadable and oversized files are skipped and counted.
-
-    A failed read is dropped by `ignore_errors`; the stream counts it when the next good read shows a
-    gap in the positions, so reads still in flight never count. A finite stream of `length` indices
-    ends with a sentinel at position `length`, so failures at its very end are counted too. Without
-    `skip_unreadable` a failure raises (`ignore_errors` would also swallow the errors of the stream
-    of indices: a damaged shard's)."""
-    reads = indices.enumerate().map(lambda position, index: (position, *read(index), True),
-                                    num_parallel_calls=AUTOTUNE)
-    reads = reads.ignore_errors() if skip_unreadable else reads
-    if length is not None:
-        sentinel = (tf.constant(length, tf.int64), tf.zeros([1, 1, 3]), tf.constant(False), tf.constant(False))
-        reads = reads.concatenate(tf.data.Dataset.from_tensors(sentinel))
-
-    def count_gap(last_position, element):
-        position, rgb, oversized, real = element
-        stats.corrupt.assign_add(position - last_position - 1)
-        stats.oversized.assign_add(tf.cast(oversized, tf.int64))
-        return position, (rgb, real & tf.logical_not(oversized))
-
-    counted = reads.scan(tf.constant(-1, tf.int64), count_gap)
-    return counted.filter(lambda rgb, usable: usable).map(lambda rgb, usable: rgb)
-
-
-def _skip_grayscale(dataset: tf.data.Dataset, stats: PipelineStats) -> tf.data.Dataset:
-    def keep(rgb):
-        gray = is_grayscale(rgb)
-        stats.grayscale.assign_add(tf.cast(gray, tf.int64))
-        return tf.logical_not(gray)
-
-    return dataset.filter(keep)
 
 
 def crop_scale(config: DataConfig) -> tuple[float, float]:
@@ -236,21 +140,7 @@ def _sources(config: DataConfig, seed: int, skipped: dict[str, str]
     return folder_files(config.dataset_path, skipped)
 
 
-def _skips_unreadable(source: list[str] | np.ndarray | ShardedSplit) -> bool:
-    """Files that cannot be read or decoded are skipped and counted. Shards hold only photos that decoded
-    when they were written, so a failure there is a damaged shard: it raises, naming the shard."""
-    return not isinstance(source, ShardedSplit)
-
-
-def _images(source: list[str] | np.ndarray | ShardedSplit, stats: PipelineStats, min_side: int, max_pixels: int
-            ) -> tf.data.Dataset:
-    """A source's float RGB images in their order, unreadable, oversized and grayscale ones skipped."""
-    read = _reader(source, stats, min_side, max_pixels)
-    keys = source.in_order() if isinstance(source, ShardedSplit) else tf.data.Dataset.range(len(source))
-    return _skip_grayscale(_decoded(keys, read, stats, len(source), _skips_unreadable(source)), stats)
-
-
-def evaluation_set(config: DataConfig, batch_size: int, limit: int | None = None) -> tuple[tf.data.Dataset, PipelineStats]:
+def evaluation_set(config: DataConfig, batch_size: int, limit: int | None = None) -> tuple[tf.data.Dataset, reading.PipelineStats]:
     """Held-out photos as float RGB batches `(batch, size, size, 3)` in a fixed order, and their counters.
 
     The validation split of cifar10/places365/demo; every photo of a `folder` dataset (a folder
@@ -264,8 +154,8 @@ def evaluation_set(config: DataConfig, batch_size: int, limit: int | None = None
     source = list(train_source) + list(validation_source) if config.dataset == "folder" else validation_source
     if not len(source):
         raise DatasetError(f"{config.dataset} at {config.dataset_path}: no images to evaluate on.")
-    stats = PipelineStats(unlisted)
-    dataset = _to_size(_images(source, stats, config.image_size, config.max_pixels), config.image_size)
+    stats = reading.PipelineStats(unlisted)
+    dataset = _to_size(reading.source_images(source, stats, config.image_size, config.max_pixels), config.image_size)
     if limit:
         dataset = dataset.take(limit)
     return _without_autotuning(dataset.batch(batch_size).prefetch(AUTOTUNE)), stats
@@ -282,7 +172,7 @@ def _shuffled(count: int, seed: int, epoch: tf.Tensor, rank: tf.Tensor) -> tf.da
                                                                                        _pass_seed(seed, epoch, rank)))
 
 
-def _working_images(source: list[str] | np.ndarray, stats: PipelineStats, config: DataConfig
+def _working_images(source: list[str] | np.ndarray, stats: reading.PipelineStats, config: DataConfig
                     ) -> tuple[int, Callable[[tf.data.Dataset], tf.data.Dataset]]:
     """(how many, indices -> usable images at the size their crops need). With `--cache` every usable
     image is decoded once, here, and kept in memory; without, each index is read when its turn comes."""
@@ -292,10 +182,11 @@ def _working_images(source: list[str] | np.ndarray, stats: PipelineStats, config
         return images.map(lambda rgb: resize_shorter_side(rgb, side, enlarge=False), num_parallel_calls=AUTOTUNE)
 
     if not config.cache:
-        read = _reader(source, stats, side, config.max_pixels)
-        skip = _skips_unreadable(source)
-        return len(source), lambda indices: resized(_skip_grayscale(_decoded(indices, read, stats, None, skip), stats))
-    cached = [image.numpy() for image in resized(_images(source, stats, side, config.max_pixels))]
+        read = reading.reader(source, stats, side, config.max_pixels)
+        skip = reading.skips_unreadable(source)
+        return len(source), lambda indices: resized(
+            reading.without_grayscale(reading.read_counted(indices, read, stats, None, skip), stats))
+    cached = [image.numpy() for image in resized(reading.source_images(source, stats, side, config.max_pixels))]
     read = _reader_of_cached(cached)
     return len(cached), lambda indices: indices.map(read, num_parallel_calls=AUTOTUNE)
 
@@ -315,7 +206,7 @@ def _reader_of_cached(cached: list[np.ndarray]) -> Callable[[tf.Tensor], tf.Tens
     return read
 
 
-def training_batches(source: list[str] | np.ndarray, stats: PipelineStats, config: DataConfig, batch_size: int,
+def training_batches(source: list[str] | np.ndarray, stats: reading.PipelineStats, config: DataConfig, batch_size: int,
                      seed: int, start_batch: int = 0, working: tuple | None = None, steps: int | None = None
                      ) -> tf.data.Dataset:
     """The endless, shuffled and augmented `(l_scaled, color_scaled)` batches of a source (file paths,
@@ -345,30 +236,8 @@ def training_batches(source: list[str] | np.ndarray, stats: PipelineStats, confi
     return _as_model_batches(batches, config)
 
 
-def _survey(source: list[str] | np.ndarray, min_side: int, max_pixels: int) -> dict[str, int]:
-    """One pass over a source on counters of its own: how many files, how many unreadable, how many gray."""
-    stats = PipelineStats()
-    for _ in _images(source, stats, min_side, max_pixels):
-        pass
-    return stats.as_dict()
-
-
 # Workers' seeds lie this far apart, so their orders and crops never coincide.
 WORKER_SEED_STRIDE = 1_000_003
-
-
-def worker_slice(source: list[str] | ShardedSplit, worker: int, workers: int) -> list[str] | ShardedSplit:
-    """Worker `worker`'s part of a dataset of files: every `workers`-th file (or shard) from its own index.
-
-    Raises:
-        DatasetError: a sharded dataset with fewer shards than workers.
-    """
-    if isinstance(source, ShardedSplit):
-        if len(source.shards) < workers:
-            raise DatasetError(f"{len(source.shards)} shards cannot feed {workers} workers: write them again "
-                               f"with a smaller --shard-size (python -m tfcolor.shards).")
-        return ShardedSplit(source.shards[worker::workers])
-    return source[worker::workers]
 
 
 def make_pipelines(config: DataConfig, batch_size: int, seed: int, validate: bool = True, workers: int = 1
@@ -392,13 +261,13 @@ def make_pipelines(config: DataConfig, batch_size: int, seed: int, validate: boo
             f"{config.dataset} at {config.dataset_path}: {len(train_source)} training images, "
             f"fewer than one batch of {batch_size}."
         )
-    stats = PipelineStats(unlisted)
+    stats = reading.PipelineStats(unlisted)
     validation = None
     if validate and len(validation_source):
-        images = _to_size(_images(validation_source, stats, config.image_size, config.max_pixels), config.image_size)
+        images = _to_size(reading.source_images(validation_source, stats, config.image_size, config.max_pixels), config.image_size)
         validation = _as_model_batches(images.batch(batch_size), config)
     by_file = workers > 1 and not isinstance(train_source, np.ndarray)
-    part = functools.cache(lambda worker: worker_slice(train_source, worker, workers) if by_file else train_source)
+    part = functools.cache(lambda worker: reading.worker_slice(train_source, worker, workers) if by_file else train_source)
     working = functools.cache(lambda worker: _working_images(part(worker), stats, config))
     steps_per_epoch = len(train_source) // batch_size
 
@@ -410,8 +279,9 @@ def make_pipelines(config: DataConfig, batch_size: int, seed: int, validate: boo
 
     return Pipelines(
         train_from=train_from,
-        has_images=lambda: any(True for _ in _images(train_source, stats, largest_needed_side(config), config.max_pixels).take(1)),
-        survey=lambda: _survey(train_source, largest_needed_side(config), config.max_pixels),
+        has_images=lambda: any(True for _ in reading.source_images(train_source, stats, largest_needed_side(config),
+                                                                   config.max_pixels).take(1)),
+        survey=lambda: reading.survey(train_source, largest_needed_side(config), config.max_pixels),
         validation=validation, stats=stats, train_examples=len(train_source), steps_per_epoch=steps_per_epoch,
         validation_examples=len(validation_source), shards_by_file=by_file,
     )

@@ -22,7 +22,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from tfcolor import color, data, flags, inference, metrics, report, runs
+from tfcolor import color, data, flags, inference, metrics, reading, report, runs
 from tfcolor.config import DATASETS, DEFAULT_MAX_PIXELS, PRESETS, ConfigError
 from tfcolor.gan import Colorizer
 
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     skipped = results["skipped"]
     for name, reason in skipped["names"].items():
         print(f"skipped {name}: {reason}", file=sys.stderr)
-    line = data.describe_skipped(skipped)
+    line = reading.describe_skipped(skipped)
     if line or skipped["names"]:
         print(f"Skipped {line or 'no images'} of {skipped['files']} read, and {len(skipped['names'])} by name.",
               file=sys.stderr)

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from tfcolor import __version__, cifar, colorize, data, flags
+from tfcolor import __version__, cifar, colorize, flags, reading
 from tfcolor.config import DEFAULT_MAX_PIXELS
 from tfcolor.images import is_grayscale, over_pixel_limit
 from tfcolor.photo_files import DatasetError, folder_files, places365_files, printable
@@ -113,7 +113,7 @@ def _checked_photos(listing: _Listing, order: np.ndarray, max_pixels: int) -> tf
     decoded in parallel; an item that cannot be read or decoded leaves a gap in the positions."""
     def check(position, item):
         encoded = listing.contents_of(item)
-        rgb, oversized = data.decode_within_limit(encoded, None, max_pixels)
+        rgb, oversized = reading.decode_within_limit(encoded, None, max_pixels)
         grayscale = tf.logical_not(oversized) & is_grayscale(rgb)
         return position, item, encoded, tf.shape(rgb)[0], tf.shape(rgb)[1], oversized, grayscale
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from tfcolor import callbacks, data, devices, distribution, flags, gan, resume, runs
+from tfcolor import callbacks, data, devices, distribution, flags, gan, reading, resume, runs
 from tfcolor.config import ConfigError, RunConfig, incompatible_changes
 
 
@@ -137,7 +137,7 @@ def train(config: RunConfig, run_dir: str | Path, report: Callable[[str], None] 
         report(f"skipped {name}: {reason}")
     if not pipelines.has_images():
         counts = pipelines.stats.as_dict()
-        skipped = data.describe_skipped(counts) or "none skipped"
+        skipped = reading.describe_skipped(counts) or "none skipped"
         raise data.DatasetError(f"no usable training images ({skipped}, of {counts['files']} read); "
                                 f"check --dataset-path.")
     precision = devices.resolve_precision(settings.precision)
