@@ -21,7 +21,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfcolor import color, networks
+from tfcolor import color, distribution, networks
 from tfcolor.config import RunConfig, network_depth
 from tfcolor.metrics import ABErrorAUC, PixelAccuracy, PSNR
 from tfcolor.optimizers import make_optimizer
@@ -34,13 +34,6 @@ def sigmoid_cross_entropy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
     """Mean sigmoid cross-entropy of logits. Keras's BinaryCrossentropy would divide by the number of
     replicas by itself under tf.distribute; this stays the plain mean, and `global_batch_share` scales."""
     return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
-
-
-def _in_multi_worker_cluster() -> bool:
-    strategy = tf.distribute.get_strategy()
-    resolver = getattr(strategy, "cluster_resolver", None)
-    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and bool(
-        resolver and resolver.cluster_spec().as_dict())
 
 
 def global_batch_share(loss: tf.Tensor) -> tf.Tensor:
@@ -135,7 +128,7 @@ class Colorizer(keras.Model):
         """The metrics' values after a step. Keras 3 averages a multi-worker cluster's step logs along
         axis 0, which scalars do not have (tensorflow/tensorflow#72388): there they go as vectors of one."""
         logs = {m.name: m.result() for m in metrics}
-        if _in_multi_worker_cluster():
+        if distribution.is_multi_worker(tf.distribute.get_strategy()):
             logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
         return logs
 

@@ -103,7 +103,15 @@ def read_counted(indices: tf.data.Dataset, read: Callable, stats: PipelineStats,
         return position, (rgb, real & tf.logical_not(oversized))
 
     counted = reads.scan(tf.constant(-1, tf.int64), count_gap)
-    return counted.filter(lambda rgb, usable: usable).map(lambda rgb, usable: rgb)
+    return counted.filter(_is_usable).map(_image)
+
+
+def _is_usable(rgb: tf.Tensor, usable: tf.Tensor) -> tf.Tensor:
+    return usable
+
+
+def _image(rgb: tf.Tensor, usable: tf.Tensor) -> tf.Tensor:
+    return rgb
 
 
 def without_grayscale(dataset: tf.data.Dataset, stats: PipelineStats) -> tf.data.Dataset:
