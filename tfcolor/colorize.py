@@ -17,7 +17,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from tfcolor import data, flags, images, inference, photo_files, runs
+from tfcolor import data, flags, inference, photo_files, reading, runs
 from tfcolor.config import DEFAULT_MAX_PIXELS, ConfigError
 from tfcolor.gan import Colorizer
 
@@ -68,29 +68,6 @@ def input_photos(source: str | Path, skipped: dict[str, str]) -> tuple[list[Path
     return photos, source
 
 
-class PhotoSkipped(Exception):
-    """A photo that cannot be colorized; the message is the reason."""
-
-
-def read_photo(path: Path, max_pixels: int) -> tf.Tensor:
-    """One photo file -> float RGB `(H, W, 3)`, its size checked from its header before it is decoded.
-
-    Raises:
-        PhotoSkipped: unreadable file, not an image, or more than `max_pixels` pixels.
-    """
-    try:
-        contents = path.read_bytes()
-    except OSError as error:
-        raise PhotoSkipped(f"unreadable ({error.strerror or error})") from None
-    try:
-        over_limit = images.over_pixel_limit(contents, max_pixels)
-        if over_limit:
-            raise PhotoSkipped(over_limit)
-        return images.decode_rgb(tf.constant(contents))
-    except tf.errors.InvalidArgumentError as error:
-        raise PhotoSkipped(f"not a readable image ({error.message.splitlines()[0]})") from None
-
-
 def colorize_paths(run_or_model: str | Path | Colorizer, source: str | Path, output_dir: str | Path,
                    image_size: int | None = None, report: Callable[[str], None] | None = None,
                    max_pixels: int = DEFAULT_MAX_PIXELS) -> ColorizeSummary:
@@ -120,8 +97,8 @@ def colorize_paths(run_or_model: str | Path | Colorizer, source: str | Path, out
     colorize = tf.function(lambda rgb: inference.colorize_rgb(model, rgb, model_size), reduce_retracing=True)
     for photo, target in output_paths(photos, root, Path(output_dir)).items():
         try:
-            rgb = read_photo(photo, max_pixels)
-        except PhotoSkipped as reason:
+            rgb = reading.read_photo(photo, max_pixels)
+        except reading.PhotoSkipped as reason:
             summary.skipped[str(photo)] = str(reason)
             if report:
                 report(f"skipped {photo}: {reason}")

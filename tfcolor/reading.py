@@ -1,5 +1,6 @@
 """Reading a source's photos: one element (a file, a row of an array, a shard's record) to float RGB,
-and the bad ones skipped and counted exactly where they are skipped.
+and the bad ones skipped and counted exactly where they are skipped; and, for Python code going file
+by file (colorize, shards), one photo file with the reason it cannot be used (`read_photo`).
 
 Corrupt or unreadable files, photos over the pixel limit (known from the header, never decoded) and
 grayscale photos (all three channels equal, skipped as the original code does) are counted in
@@ -9,12 +10,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
 from tfcolor import color
-from tfcolor.images import decode_rgb, encoded_size, is_grayscale
+from tfcolor.images import decode_rgb, encoded_size, is_grayscale, over_pixel_limit
 from tfcolor.photo_files import DatasetError
 from tfcolor.tfrecord_source import ShardedSplit
 
@@ -157,3 +159,26 @@ def worker_slice(source: list[str] | ShardedSplit, worker: int, workers: int) ->
                                f"with a smaller --shard-size (python -m tfcolor.shards).")
         return ShardedSplit(source.shards[worker::workers])
     return source[worker::workers]
+
+
+class PhotoSkipped(Exception):
+    """A photo that cannot be colorized; the message is the reason."""
+
+
+def read_photo(path: Path, max_pixels: int) -> tf.Tensor:
+    """One photo file -> float RGB `(H, W, 3)`, its size checked from its header before it is decoded.
+
+    Raises:
+        PhotoSkipped: unreadable file, not an image, or more than `max_pixels` pixels.
+    """
+    try:
+        contents = path.read_bytes()
+    except OSError as error:
+        raise PhotoSkipped(f"unreadable ({error.strerror or error})") from None
+    try:
+        over_limit = over_pixel_limit(contents, max_pixels)
+        if over_limit:
+            raise PhotoSkipped(over_limit)
+        return decode_rgb(tf.constant(contents))
+    except tf.errors.InvalidArgumentError as error:
+        raise PhotoSkipped(f"not a readable image ({error.message.splitlines()[0]})") from None

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from tfcolor import __version__, cifar, colorize, flags, reading
+from tfcolor import __version__, cifar, flags, reading
 from tfcolor.config import DEFAULT_MAX_PIXELS
 from tfcolor.images import is_grayscale, over_pixel_limit
 from tfcolor.photo_files import DatasetError, folder_files, places365_files, printable
@@ -78,8 +78,8 @@ def _why_unreadable(listing: _Listing, item: int, max_pixels: int) -> str:
     """The reason colorize would give for a photo the parallel check dropped (read again, alone)."""
     if listing.paths is not None:
         try:
-            colorize.read_photo(Path(listing.paths[item]), max_pixels)
-        except colorize.PhotoSkipped as error:
+            reading.read_photo(Path(listing.paths[item]), max_pixels)
+        except reading.PhotoSkipped as error:
             return str(error)
     return SKIP_REASONS["corrupt"]
 
