@@ -14,7 +14,7 @@ $(VENV)/.installed: setup.py
 
 demo: $(VENV)/.installed
 	$(PY) -m tfcolor.train --dataset demo --checkpoints-path $(DEMO_RUN)
-	$(PY) -m tfcolor.demo_data $(DEMO_RUN)/heldback
+	$(PY) -m tfcolor.data.demo $(DEMO_RUN)/heldback
 	$(PY) -m tfcolor.colorize --checkpoints-path $(DEMO_RUN) --test-input $(DEMO_RUN)/heldback --test-output $(DEMO_RUN)/colorized
 	$(PY) -m tfcolor.evaluate --run $(DEMO_RUN) --output $(DEMO_RUN)/evaluation
 
@@ -34,17 +34,17 @@ test-fast: $(VENV)/.installed
 	$(PY) -m pytest -m "not slow"
 
 bench: $(VENV)/.installed
-	$(PY) benchmarks/train_throughput.py
-	$(PY) benchmarks/pipeline_throughput.py
-	$(PY) benchmarks/serving_latency.py
-	$(PY) benchmarks/load_test.py
-	$(PY) benchmarks/shards_throughput.py
-	$(PY) benchmarks/replicas_throughput.py
+	$(PY) -m benchmarks.train_throughput
+	$(PY) -m benchmarks.pipeline_throughput
+	$(PY) -m benchmarks.serving_latency
+	$(PY) -m benchmarks.load_test
+	$(PY) -m benchmarks.shards_throughput
+	$(PY) -m benchmarks.replicas_throughput
 
 # GAN and U-Net against keeping it gray, on real photos never trained on (../shared/photos by default).
 # `make bench-quality QUALITY_ARGS=--record` appends the table to benchmarks/RESULTS.md.
 bench-quality: $(VENV)/.installed
-	$(PY) benchmarks/quality.py $(QUALITY_ARGS)
+	$(PY) -m benchmarks.quality $(QUALITY_ARGS)
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

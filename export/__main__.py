@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 from export import exporting, signatures
-from tfcolor import flags, runs
+from export.limits import Limits
+from tfcolor.config import run_layout
+from tfcolor.config import flags
 from tfcolor.config import ConfigError
 
 
@@ -20,10 +22,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", required=True, help="model base path, e.g. models/tfcolor; versions go in numbered sub-folders")
     parser.add_argument("--version", type=flags.positive_int, help="version number (default: the next one)")
     parser.add_argument("--image-size", type=flags.positive_int, help="resolution the model predicts at (default: its training size)")
-    parser.add_argument("--max-pixels", type=flags.positive_int, default=signatures.Limits.max_pixels,
+    parser.add_argument("--max-pixels", type=flags.positive_int, default=Limits.max_pixels,
                         help="largest image (height x width) a request may carry; larger ones are refused before "
                              "decoding (default: %(default)s)")
-    parser.add_argument("--max-batch", type=flags.positive_int, default=signatures.Limits.max_batch,
+    parser.add_argument("--max-batch", type=flags.positive_int, default=Limits.max_batch,
                         help="most images one request may carry (default: %(default)s)")
     return parser
 
@@ -33,9 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     base = Path(args.output)
     try:
-        limits = signatures.Limits(max_pixels=args.max_pixels, max_batch=args.max_batch)
+        limits = Limits(max_pixels=args.max_pixels, max_batch=args.max_batch)
         path = exporting.export_run(args.checkpoints_path, base, args.version, args.image_size, limits)
-    except (runs.RunError, ConfigError) as error:
+    except (run_layout.RunError, ConfigError) as error:
         parser.error(str(error))
     except FileExistsError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -6,17 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from export import signatures, versions, warmup
-from tfcolor import runs
+from export.limits import Limits
+from tfcolor.models import restoring
 from tfcolor.config import ConfigError
-from tfcolor.gan import Colorizer
+from tfcolor.models.colorizer import Colorizer
 
 
 def export_model(model: Colorizer, output: str | Path, model_size: int, version: int | None = None,
-                 limits: signatures.Limits = signatures.Limits()) -> Path:
+                 limits: Limits = Limits()) -> Path:
     """Write `model` as version `version` (default: the next one) under the base path `output`.
 
     `limits` (images per request, pixels per image) are baked into the signatures and recorded in
-    the version folder (`signatures.LIMITS_FILE`).
+    the version folder (`export.limits.LIMITS_FILE`).
 
     Raises:
         FileExistsError: that version exists already (versions are never overwritten).
@@ -44,7 +45,7 @@ def export_model(model: Colorizer, output: str | Path, model_size: int, version:
 
 
 def export_run(run: str | Path, output: str | Path, version: int | None = None, image_size: int | None = None,
-               limits: signatures.Limits = signatures.Limits()) -> Path:
+               limits: Limits = Limits()) -> Path:
     """Export a run directory's newest checkpoint (or the named checkpoint) as a new version; returns its folder.
 
     `image_size` is the resolution the model predicts at (default: its training size); `limits` as
@@ -54,5 +55,5 @@ def export_run(run: str | Path, output: str | Path, version: int | None = None, 
         RunError: `run` is not a trained run.
         FileExistsError, ValueError: as `export_model`.
     """
-    config, model = runs.load_model(run)
+    config, model = restoring.load_colorizer(run)
     return export_model(model, output, image_size or config.data.image_size, version, limits)

@@ -12,53 +12,15 @@ INVALID_ARGUMENT before any work: the limits travel with the model, so TF-Servin
 """
 from __future__ import annotations
 
-import dataclasses
-import json
-from pathlib import Path
-
 import keras
 import tensorflow as tf
 
-from tfcolor import color, images, inference
-from tfcolor.config import ConfigError
-from tfcolor.gan import Colorizer
+from export.limits import Limits
+from tfcolor.data import color, images
+from tfcolor.models import inference
+from tfcolor.models.colorizer import Colorizer
 
 SIGNATURES = ("serving_default", "colorize_rgb", "colorize_lab")
-DEFAULT_MAX_BATCH = 64
-# Beside TF-Serving's warm-up records: TF-Serving ignores other files in assets.extra, and a server
-# (the dev server) reads the limits there without loading the graph, to refuse a request before it
-# runs. The graph's own checks stay authoritative; this file only lets a server refuse earlier.
-LIMITS_FILE = Path("assets.extra") / "tfcolor_limits.json"
-
-
-@dataclasses.dataclass(frozen=True)
-class Limits:
-    """What one call of a signature accepts.
-
-    Args:
-        max_pixels: height x width of one image (encoded or decoded); larger ones are refused.
-        max_batch: images per call (the N of every signature's `[N, ...]` input).
-    """
-
-    max_pixels: int = images.DEFAULT_MAX_PIXELS
-    max_batch: int = DEFAULT_MAX_BATCH
-
-    def __post_init__(self):
-        for name, value in dataclasses.asdict(self).items():
-            if not isinstance(value, int) or value <= 0:
-                raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
-
-    def write(self, version_dir: Path) -> Path:
-        path = Path(version_dir) / LIMITS_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(dataclasses.asdict(self)))
-        return path
-
-    @classmethod
-    def read(cls, version_dir: Path) -> Limits | None:
-        """The limits an export recorded, or None for an export older than the limits file."""
-        path = Path(version_dir) / LIMITS_FILE
-        return cls(**json.loads(path.read_text())) if path.is_file() else None
 
 
 def _to_uint8(rgb: tf.Tensor) -> tf.Tensor:

@@ -13,7 +13,10 @@ from skimage import data as skdata
 import tensorflow as tf
 
 from export import __main__ as export_cli
-from tfcolor import cifar, inference, runs, train
+from tfcolor import train
+from tfcolor.models import restoring
+from tfcolor.data import cifar
+from tfcolor.models import inference
 
 TINY_TRAIN_ARGS = ["--base-filters", "8", "--depth", "2", "--batch-size", "8", "--demo-patches", "64"]
 
@@ -105,7 +108,7 @@ def copy_exported(exported_base: Path, destination: Path) -> Path:
 
 def keras_colorized(run_dir: Path, encoded_or_rgb) -> np.ndarray:
     """What the Keras model of `run_dir` makes of one photo (encoded bytes or uint8 RGB), as uint8 RGB."""
-    config, model = runs.load_model(run_dir)
+    config, model = restoring.load_colorizer(run_dir)
     rgb = encoded_or_rgb
     if isinstance(encoded_or_rgb, bytes):
         rgb = tf.io.decode_image(encoded_or_rgb, channels=3, expand_animations=False)

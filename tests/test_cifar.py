@@ -3,7 +3,7 @@ import pickle
 import numpy as np
 import pytest
 
-from tfcolor import cifar
+from tfcolor.data import cifar
 
 from conftest import photo_crops, write_cifar_batch
 

@@ -4,7 +4,7 @@ import tensorflow as tf
 from skimage import color as skcolor
 from skimage import data as skdata
 
-from tfcolor import color
+from tfcolor.data import color
 
 
 @pytest.mark.parametrize("photo", ["astronaut", "coffee", "chelsea"])

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfcolor import color, colorize, demo_data
+from tfcolor import colorize
+from tfcolor.data import color, demo
 
 from conftest import photo_crops, save_image
 
@@ -54,8 +55,8 @@ def test_single_file_and_clashing_names(run_dir, tmp_path):
 
 
 def test_held_back_demo_photos_are_written_and_colorized(run_dir, tmp_path):
-    written = demo_data.write_held_back(tmp_path / "held")
-    assert len(written) == len(demo_data.PHOTOS)
+    written = demo.write_held_back(tmp_path / "held")
+    assert len(written) == len(demo.PHOTOS)
     assert colorize.main(["--checkpoints-path", str(run_dir), "--test-input", str(tmp_path / "held"),
                           "--test-output", str(tmp_path / "out")]) == 0
     for path in written:

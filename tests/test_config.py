@@ -5,7 +5,9 @@ import json
 import pytest
 
 import export.__main__ as export_main
-from tfcolor import colorize, config, evaluate, flags, gan, train, tune
+from tfcolor import colorize, config, evaluate, train, tune
+from tfcolor.config import flags
+from tfcolor.models import factory
 from tfcolor.config import ConfigError, ModelConfig, RunConfig
 
 # (field, invalid value, whether `python -m tfcolor.tune` takes the flag too)
@@ -64,7 +66,7 @@ def test_train_api_and_model_factory_validate_a_config_built_in_code(tmp_path):
     with pytest.raises(ConfigError, match=r"model.model \(--model\): expected one of gan, unet, got 'ganz'"):
         train.train(bad, tmp_path / "run")
     with pytest.raises(ConfigError, match="model.model"):
-        gan.build_colorizer(bad)
+        factory.build_colorizer(bad)
     assert not (tmp_path / "run").exists()
 
 
@@ -135,7 +137,7 @@ def test_a_resumed_run_keeps_its_saved_dataset_path_when_a_flag_names_only_the_d
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "config.json").write_text(saved.to_json(), encoding="utf-8")
-    args = flags.build_parser().parse_args(["--checkpoints-path", str(run_dir), "--dataset", "folder", "--lr", "1e-4"])
+    args = train.build_parser().parse_args(["--checkpoints-path", str(run_dir), "--dataset", "folder", "--lr", "1e-4"])
     resolved, resolved_dir = flags.resolve_run(args)
     assert resolved_dir == run_dir
     assert resolved.data == saved.data and resolved.model == saved.model and resolved.train.lr == 1e-4
@@ -145,11 +147,11 @@ def test_a_config_file_may_leave_the_dataset_path_to_a_flag(tmp_path):
     values = json.loads(config.preset_for("folder").to_json())
     values["data"]["dataset_path"] = None
     (tmp_path / "best.json").write_text(json.dumps(values), encoding="utf-8")
-    args = flags.build_parser().parse_args(["--config", str(tmp_path / "best.json"), "--dataset-path", str(tmp_path)])
+    args = train.build_parser().parse_args(["--config", str(tmp_path / "best.json"), "--dataset-path", str(tmp_path)])
     resolved, _ = flags.resolve_run(args)
     assert resolved.data.dataset_path == str(tmp_path)
     with pytest.raises(ConfigError, match="dataset_path"):  # without the flag, training still refuses it
-        flags.resolve_run(flags.build_parser().parse_args(["--config", str(tmp_path / "best.json")]))
+        flags.resolve_run(train.build_parser().parse_args(["--config", str(tmp_path / "best.json")]))
 
 
 @pytest.mark.parametrize("command", ["evaluate", "colorize", "export"])

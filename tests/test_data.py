@@ -3,7 +3,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from tfcolor import color, data, images, photo_files
+from tfcolor.data import color, images, photo_files, pipelines
 from tfcolor.config import DataConfig
 
 from conftest import photo_crops, save_image
@@ -14,7 +14,7 @@ def _take(dataset, batches):
 
 
 def test_cifar_pipeline_yields_scaled_lab_batches_and_skips_grayscale(cifar_dir):
-    pipes = data.make_pipelines(DataConfig(dataset="cifar10", dataset_path=str(cifar_dir)), batch_size=5, seed=1)
+    pipes = pipelines.make_pipelines(DataConfig(dataset="cifar10", dataset_path=str(cifar_dir)), batch_size=5, seed=1)
     assert pipes.train_examples == 30 and pipes.steps_per_epoch == 6
     l_scaled, ab_scaled = next(iter(pipes.train))
     assert l_scaled.shape == (5, 32, 32, 1) and ab_scaled.shape == (5, 32, 32, 2)
@@ -27,7 +27,7 @@ def test_cifar_pipeline_yields_scaled_lab_batches_and_skips_grayscale(cifar_dir)
 
 def test_places365_layout_counts_corrupt_and_grayscale_files(places_dir):
     config = DataConfig(dataset="places365", dataset_path=str(places_dir), image_size=32)
-    pipes = data.make_pipelines(config, batch_size=2, seed=3)
+    pipes = pipelines.make_pipelines(config, batch_size=2, seed=3)
     assert pipes.train_examples == 12
     batches = _take(pipes.train, 5)  # the 10 colour images of one epoch
     assert all(b[0].shape == (2, 32, 32, 1) for b in batches)
@@ -45,9 +45,9 @@ def test_places365_reads_the_seed_file_list_when_present(places_dir):
 
 def test_same_seed_same_batches_other_seed_other_order(cifar_dir):
     config = DataConfig(dataset="cifar10", dataset_path=str(cifar_dir))
-    first = _take(data.make_pipelines(config, 4, seed=7).train, 2)
-    again = _take(data.make_pipelines(config, 4, seed=7).train, 2)
-    other = _take(data.make_pipelines(config, 4, seed=8).train, 2)
+    first = _take(pipelines.make_pipelines(config, 4, seed=7).train, 2)
+    again = _take(pipelines.make_pipelines(config, 4, seed=7).train, 2)
+    other = _take(pipelines.make_pipelines(config, 4, seed=8).train, 2)
     for a, b in zip(first, again):
         np.testing.assert_array_equal(a[0], b[0])
     assert any(not np.array_equal(a[0], b[0]) for a, b in zip(first, other))
@@ -62,7 +62,7 @@ def test_random_flip_only_with_augment(tmp_path):
 
     def left_column_red_share(augment):
         config = DataConfig(dataset="folder", dataset_path=str(tmp_path), image_size=32, augment=augment)
-        _, ab = next(iter(data.make_pipelines(config, 4, seed=0, validate=False).train.unbatch().batch(64)))
+        _, ab = next(iter(pipelines.make_pipelines(config, 4, seed=0, validate=False).train.unbatch().batch(64)))
         return float(np.mean(ab[:, :, 0, 1] > 0.2))  # b* > 0 at the left edge: red, not blue
 
     assert left_column_red_share(False) == 1.0
@@ -117,33 +117,33 @@ def test_large_images_are_resized_then_cropped_to_model_size(tmp_path):
     for index in range(2):
         save_image(tmp_path / f"{index}.jpg", photo_crops(1, size=120, seed=index)[0])
     config = DataConfig(dataset="folder", dataset_path=str(tmp_path), image_size=32)
-    l_scaled, ab = next(iter(data.make_pipelines(config, 1, seed=0).train))
+    l_scaled, ab = next(iter(pipelines.make_pipelines(config, 1, seed=0).train))
     assert l_scaled.shape == (1, 32, 32, 1) and ab.shape == (1, 32, 32, 2)
 
 
 def test_bad_dataset_arguments_raise_dataset_errors(tmp_path):
-    with pytest.raises(data.DatasetError, match="needs --dataset-path"):
-        data.make_pipelines(DataConfig(dataset="cifar10"), 4, 0)
-    with pytest.raises(data.DatasetError, match="does not exist"):
-        data.make_pipelines(DataConfig(dataset="folder", dataset_path=str(tmp_path / "nope")), 4, 0)
+    with pytest.raises(pipelines.DatasetError, match="needs --dataset-path"):
+        pipelines.make_pipelines(DataConfig(dataset="cifar10"), 4, 0)
+    with pytest.raises(pipelines.DatasetError, match="does not exist"):
+        pipelines.make_pipelines(DataConfig(dataset="folder", dataset_path=str(tmp_path / "nope")), 4, 0)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(data.DatasetError, match="fewer than one batch"):
-        data.make_pipelines(DataConfig(dataset="folder", dataset_path=str(tmp_path / "empty")), 4, 0)
-    with pytest.raises(data.DatasetError, match="not found"):
-        data.make_pipelines(DataConfig(dataset="cifar10", dataset_path=str(tmp_path / "empty")), 4, 0)
+    with pytest.raises(pipelines.DatasetError, match="fewer than one batch"):
+        pipelines.make_pipelines(DataConfig(dataset="folder", dataset_path=str(tmp_path / "empty")), 4, 0)
+    with pytest.raises(pipelines.DatasetError, match="not found"):
+        pipelines.make_pipelines(DataConfig(dataset="cifar10", dataset_path=str(tmp_path / "empty")), 4, 0)
 
 
 def test_all_corrupt_images_are_found_out_in_one_pass_instead_of_hanging(tmp_path):
     for index in range(3):
         (tmp_path / f"{index}.jpg").write_bytes(b"garbage")
-    pipes = data.make_pipelines(DataConfig(dataset="folder", dataset_path=str(tmp_path)), 1, 0, validate=False)
+    pipes = pipelines.make_pipelines(DataConfig(dataset="folder", dataset_path=str(tmp_path)), 1, 0, validate=False)
     assert pipes.has_images() is False  # what training checks before it starts the endless stream
     assert pipes.stats.as_dict()["corrupt"] >= 2
 
 
 def test_the_training_stream_from_batch_k_is_the_uninterrupted_stream_from_k(cifar_dir, tmp_path):
     config = DataConfig(dataset="cifar10", dataset_path=str(cifar_dir), crop_scale=(0.5, 1.0))
-    pipes = data.make_pipelines(config, 4, seed=3, validate=False)  # 30 images (5 gray): 7 batches an epoch
+    pipes = pipelines.make_pipelines(config, 4, seed=3, validate=False)  # 30 images (5 gray): 7 batches an epoch
     whole = _take(pipes.train, 17)
     for start in (5, 7, 12):
         for a, b in zip(whole[start:], _take(pipes.train_from(start), 17 - start)):
@@ -151,16 +151,16 @@ def test_the_training_stream_from_batch_k_is_the_uninterrupted_stream_from_k(cif
     assert not np.array_equal(whole[0][1], whole[7][1])  # epochs differ: a new order and new crops
     for index in range(6):
         save_image(tmp_path / "photos" / f"{index}.png", photo_crops(1, size=64, seed=index)[0])
-    cached = data.make_pipelines(DataConfig(dataset="folder", dataset_path=str(tmp_path / "photos"), image_size=32,
+    cached = pipelines.make_pipelines(DataConfig(dataset="folder", dataset_path=str(tmp_path / "photos"), image_size=32,
                                             crop_scale=(0.5, 1.0), cache=True), 2, seed=3, validate=False)
-    uncached = data.make_pipelines(DataConfig(dataset="folder", dataset_path=str(tmp_path / "photos"), image_size=32,
+    uncached = pipelines.make_pipelines(DataConfig(dataset="folder", dataset_path=str(tmp_path / "photos"), image_size=32,
                                               crop_scale=(0.5, 1.0)), 2, seed=3, validate=False)
     for a, b in zip(_take(cached.train_from(4), 4), _take(uncached.train_from(4), 4)):
         np.testing.assert_allclose(a[1], b[1], atol=1e-6)  # the cache changes where pixels come from, not what
 
 
 def test_demo_dataset_has_separate_train_and_validation_patches():
-    pipes = data.make_pipelines(DataConfig(dataset="demo", demo_patches=64), 16, seed=0)
+    pipes = pipelines.make_pipelines(DataConfig(dataset="demo", demo_patches=64), 16, seed=0)
     assert pipes.train_examples == 64 and pipes.steps_per_epoch == 4
     l_scaled, ab = next(iter(pipes.train))
     assert l_scaled.shape == (16, 32, 32, 1) and ab.shape == (16, 32, 32, 2)
@@ -170,7 +170,7 @@ def test_demo_dataset_has_separate_train_and_validation_patches():
 def test_lab_on_whole_batches_equals_lab_image_by_image():
     # Before the vectorisation each image was converted to Lab on its own, then batched.
     rgb = tf.image.convert_image_dtype(photo_crops(8, seed=5), tf.float32)
-    (l_scaled, ab_scaled), = _take(data._as_model_batches(tf.data.Dataset.from_tensors(rgb), DataConfig()), 1)
+    (l_scaled, ab_scaled), = _take(pipelines._as_model_batches(tf.data.Dataset.from_tensors(rgb), DataConfig()), 1)
     for index in range(8):
         l_expected, ab_expected = color.encode(rgb[index], "lab")
         np.testing.assert_allclose(l_scaled[index], l_expected, atol=1e-6)
@@ -217,19 +217,19 @@ def test_patch_sampling_is_reproducible_from_the_seed(tmp_path):
     for index in range(6):
         save_image(tmp_path / "photos" / f"{index}.jpg", photo_crops(1, size=160, seed=index)[0], quality=95)
     config = DataConfig(dataset="folder", dataset_path=str(tmp_path / "photos"), image_size=32, crop_scale=(0.25, 1.0))
-    assert data.largest_needed_side(config) == 128
-    first = _take(data.make_pipelines(config, 3, seed=11, validate=False).train, 3)
-    again = _take(data.make_pipelines(config, 3, seed=11, validate=False).train, 3)
-    other = _take(data.make_pipelines(config, 3, seed=12, validate=False).train, 3)
+    assert pipelines.largest_needed_side(config) == 128
+    first = _take(pipelines.make_pipelines(config, 3, seed=11, validate=False).train, 3)
+    again = _take(pipelines.make_pipelines(config, 3, seed=11, validate=False).train, 3)
+    other = _take(pipelines.make_pipelines(config, 3, seed=12, validate=False).train, 3)
     for a, b in zip(first, again):
         np.testing.assert_array_equal(a[1], b[1])
     assert any(not np.array_equal(a[1], b[1]) for a, b in zip(first, other))
 
 
 def test_demo_patches_take_the_crop_scale_and_keep_fixed_validation_patches():
-    default = data.make_pipelines(DataConfig(dataset="demo", demo_patches=32), 16, seed=0)
-    zoomed = data.make_pipelines(DataConfig(dataset="demo", demo_patches=32, crop_scale=(0.5, 1.0)), 16, seed=0)
-    assert data.crop_scale(DataConfig(dataset="demo")) == (1 / 6, 1 / 6)
+    default = pipelines.make_pipelines(DataConfig(dataset="demo", demo_patches=32), 16, seed=0)
+    zoomed = pipelines.make_pipelines(DataConfig(dataset="demo", demo_patches=32, crop_scale=(0.5, 1.0)), 16, seed=0)
+    assert pipelines.crop_scale(DataConfig(dataset="demo")) == (1 / 6, 1 / 6)
     for (a, _), (b, _) in zip(default.validation, zoomed.validation):
         np.testing.assert_array_equal(a, b)  # every run validates on the same held-back patches
     assert not np.array_equal(next(iter(default.train))[0], next(iter(zoomed.train))[0])

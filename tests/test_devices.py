@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tfcolor import devices
+from tfcolor.training import runtime
 from tfcolor.config import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +42,9 @@ def test_notebooks_and_benchmarks_import_tfcolor_before_tensorflow():
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         first = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
         assert first.source.startswith("import tfcolor"), f"{path.name}: the first cell must import tfcolor first"
-    for path in sorted((ROOT / "benchmarks").glob("*.py")):
+    scripts = sorted((ROOT / "benchmarks").glob("*.py"))  # the package's modules, run as `python -m benchmarks.X`
+    assert {"train_throughput.py", "tfcolor_step.py", "load_test.py", "machine.py"} <= {p.name for p in scripts}
+    for path in scripts:
         if path.name == "peer_pix2pix.py":  # the peer runs in TensorFlow's default environment on purpose
             continue
         imports = [node for node in ast.parse(path.read_text()).body if isinstance(node, (ast.Import, ast.ImportFrom))]
@@ -55,25 +57,25 @@ def test_notebooks_and_benchmarks_import_tfcolor_before_tensorflow():
 
 def test_explicit_precisions_pass_through_and_auto_picks_a_known_policy():
     for precision in ("float32", "mixed_float16", "mixed_bfloat16"):
-        assert devices.resolve_precision(precision) == precision
-    assert devices.resolve_precision("auto") in ("float32", "mixed_bfloat16", "mixed_float16")
+        assert runtime.resolve_precision(precision) == precision
+    assert runtime.resolve_precision("auto") in ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 def test_auto_precision_on_this_cpu_follows_its_bfloat16_support():
     flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
     has_bf16 = " avx512_bf16" in flags or " amx_bf16" in flags
-    expected = "mixed_bfloat16" if has_bf16 and devices.onednn_enabled() else "float32"
-    assert devices.resolve_precision("auto") == expected
+    expected = "mixed_bfloat16" if has_bf16 and runtime.onednn_enabled() else "float32"
+    assert runtime.resolve_precision("auto") == expected
 
 
 def test_gpu_ids_naming_a_missing_gpu_is_an_error():
     with pytest.raises(ConfigError, match="no GPU 7"):
-        devices.select_gpus("7")
+        runtime.select_gpus("7")
     with pytest.raises(ConfigError, match="comma-separated"):
-        devices.select_gpus("first")
-    devices.select_gpus("-1")  # CPU only is always possible
+        runtime.select_gpus("first")
+    runtime.select_gpus("-1")  # CPU only is always possible
 
 
 def test_xla_auto_means_on_a_gpu_only():
-    assert devices.use_xla("off") is False and devices.use_xla("on") is True
-    assert devices.use_xla("auto") == bool(__import__("tensorflow").config.list_physical_devices("GPU"))
+    assert runtime.use_xla("off") is False and runtime.use_xla("on") is True
+    assert runtime.use_xla("auto") == bool(__import__("tensorflow").config.list_physical_devices("GPU"))

@@ -25,7 +25,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfcolor import config, data, runs, train
+from tfcolor import config, train
+from tfcolor.config import run_layout
+from tfcolor.training import checkpoints
+from tfcolor.data import pipelines
 
 from conftest import photo_crops, save_image
 
@@ -54,7 +57,7 @@ def one_device_run(run_config, tmp_path_factory) -> Path:
 
 
 def epoch_logs(run: Path) -> list[dict[str, float]]:
-    with open(run / runs.CSV_LOG_FILE) as file:
+    with open(run / run_layout.CSV_LOG_FILE) as file:
         return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(file)]
 
 
@@ -67,7 +70,7 @@ def assert_same_training(run: Path, reference: Path) -> None:
             rtol = 1e-3 if key in ACCURACIES else 2e-4
             np.testing.assert_allclose(row[key], value, rtol=rtol, err_msg=key)
     weights = [np.concatenate([w.numpy().ravel() for w in (*m.generator.weights, *m.discriminator.weights)])
-               for m in (runs.load_model(run)[1], runs.load_model(reference)[1])]
+               for m in (checkpoints.load_trained_model(run)[1], checkpoints.load_trained_model(reference)[1])]
     difference = np.abs(weights[0] - weights[1])
     assert difference.mean() < 1e-4 and difference.max() < 5e-3, (difference.mean(), difference.max())
 
@@ -126,13 +129,13 @@ def test_two_worker_processes_train_as_one_device_and_only_the_chief_writes(run_
     results = finish(start_workers(run_config, run, tmp_path, ["--max-steps", "4", "--epochs", "2", "--log"]))
     assert [code for code, _, _ in results] == [0, 0], [err[-3000:] for _, _, err in results]
     assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "config.json", "log.csv", "logs"]
-    assert tf.train.latest_checkpoint(str(run / runs.CHECKPOINTS_DIR)).endswith("ckpt-4")
+    assert tf.train.latest_checkpoint(str(run / run_layout.CHECKPOINTS_DIR)).endswith("ckpt-4")
     assert list((tmp_path / "tmp1").iterdir()) == []  # the other worker's checkpoints went, with their folder
     assert_same_training(run, one_device_run)
 
 
 def latest_step(run: Path) -> int:
-    latest = tf.train.latest_checkpoint(str(run / runs.CHECKPOINTS_DIR))
+    latest = tf.train.latest_checkpoint(str(run / run_layout.CHECKPOINTS_DIR))
     return int(latest.rsplit("-", 1)[1]) if latest else 0
 
 
@@ -164,7 +167,7 @@ def photo_folder(root: Path, count: int) -> Path:
 def test_files_are_shared_out_by_worker_each_with_its_own_order(tmp_path):
     folder = photo_folder(tmp_path / "photos", 18)
     data_config = config.DataConfig(dataset="folder", dataset_path=str(folder), image_size=32)
-    pipes = data.make_pipelines(data_config, batch_size=8, seed=3, validate=False, workers=2)
+    pipes = pipelines.make_pipelines(data_config, batch_size=8, seed=3, validate=False, workers=2)
     assert pipes.shards_by_file and pipes.steps_per_epoch == 2  # 18 // 8, the same for both workers
     streams = [[lab.numpy() for lab, _ in pipes.train_from(0, worker).take(2)] for worker in (0, 1)]
     assert all(batch.shape == (4, 32, 32, 1) for stream in streams for batch in stream)  # half the global batch

@@ -12,8 +12,10 @@ import pytest
 import tensorflow as tf
 
 from export import __main__ as export_cli
-from export import signatures, versions
-from tfcolor import images, runs
+from export import versions
+from export.limits import DEFAULT_MAX_BATCH, LIMITS_FILE
+from tfcolor.models import restoring
+from tfcolor.data import images
 
 from conftest import copy_exported, keras_colorized, photo_crops, save_image
 
@@ -85,7 +87,7 @@ def test_rgb_and_lab_signatures(exported, trained_run):
     np.testing.assert_array_equal(rebatched.numpy()[0], colorized[0])
     gray = loaded.signatures["colorize_rgb"](images=tf.constant(rgb[..., :1]))["colorized_rgb"]
     assert gray.shape == (2, 40, 40, 3)
-    _, model = runs.load_model(trained_run)
+    _, model = restoring.load_colorizer(trained_run)
     l_scaled = tf.random.uniform((1, 32, 48, 1), -1, 1)
     ab = loaded.signatures["colorize_lab"](l_scaled=l_scaled)["ab_scaled"].numpy()
     np.testing.assert_allclose(ab, model.predict_color(l_scaled).numpy(), atol=1e-4)
@@ -137,7 +139,7 @@ def test_limits_are_baked_into_every_signature(trained_run, tmp_path, capsys):
     base = tmp_path / "tfcolor"
     assert export_cli.main(["--run", str(trained_run), "--output", str(base), "--max-batch", "2", "--max-pixels", "2048"]) == 0
     assert "at most 2 images per request, 2048 pixels per image" in capsys.readouterr().out
-    assert json.loads((base / "1" / signatures.LIMITS_FILE).read_text()) == {"max_pixels": 2048, "max_batch": 2}
+    assert json.loads((base / "1" / LIMITS_FILE).read_text()) == {"max_pixels": 2048, "max_batch": 2}
     loaded = tf.saved_model.load(str(base / "1"))  # TensorFlow alone, as TF-Serving loads it
     over_batch = "request has 3 images, over the limit of 2 per request"
     calls = {
@@ -168,7 +170,7 @@ def test_default_export_refuses_a_decompression_bomb_from_its_header(exported):
     header = struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)
     bomb = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + header + struct.pack(">I", zlib.crc32(b"IHDR" + header))
     loaded = tf.saved_model.load(str(exported / "1"))
-    assert json.loads((exported / "1" / signatures.LIMITS_FILE).read_text()) == {
-        "max_pixels": images.DEFAULT_MAX_PIXELS, "max_batch": signatures.DEFAULT_MAX_BATCH}
+    assert json.loads((exported / "1" / LIMITS_FILE).read_text()) == {
+        "max_pixels": images.DEFAULT_MAX_PIXELS, "max_batch": DEFAULT_MAX_BATCH}
     with pytest.raises(tf.errors.InvalidArgumentError, match="image is 20000x20000 = 400000000 pixels, over the limit of 50000000"):
         loaded.signatures["serving_default"](image_bytes=tf.constant([bomb]))

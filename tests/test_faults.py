@@ -18,7 +18,10 @@ from PIL import Image
 
 from export import versions
 from serving import client
-from tfcolor import colorize, data, resume, runs, train
+from tfcolor import colorize, train
+from tfcolor.config import run_layout
+from tfcolor.data import pipelines
+from tfcolor.training import checkpoints
 from tfcolor.config import DataConfig
 
 from conftest import TINY_TRAIN_ARGS, photo_crops, save_image
@@ -28,7 +31,7 @@ NOT_UTF8_NAME = b"caf\xe9.jpg"  # Latin-1 bytes: not a valid UTF-8 file name
 
 
 def checkpoint_files(run_dir: Path) -> list[str]:
-    return sorted(str(p.relative_to(run_dir)) for p in (run_dir / runs.CHECKPOINTS_DIR).rglob("*") if p.is_file())
+    return sorted(str(p.relative_to(run_dir)) for p in (run_dir / run_layout.CHECKPOINTS_DIR).rglob("*") if p.is_file())
 
 
 @pytest.fixture(scope="module")
@@ -48,13 +51,13 @@ def run_copy(run_with_three_checkpoints, tmp_path) -> Path:
 
 
 def data_file(run_dir: Path, number: int) -> Path:
-    (found,) = (run_dir / runs.CHECKPOINTS_DIR).glob(f"ckpt-{number}.data-*")
+    (found,) = (run_dir / run_layout.CHECKPOINTS_DIR).glob(f"ckpt-{number}.data-*")
     return found
 
 
 @pytest.mark.slow
 def test_a_garbage_checkpoint_state_file_stops_instead_of_restarting_then_resumes_from_the_named_one(run_copy, capsys):
-    state = run_copy / runs.CHECKPOINTS_DIR / "checkpoint"
+    state = run_copy / run_layout.CHECKPOINTS_DIR / "checkpoint"
     state.write_text("model_checkpoint_path: {{{ half-written sync")
     before = checkpoint_files(run_copy)
     assert train.main(["--checkpoints-path", str(run_copy), "--max-steps", "8"]) == 1
@@ -65,16 +68,16 @@ def test_a_garbage_checkpoint_state_file_stops_instead_of_restarting_then_resume
 
     assert train.main(["--checkpoints-path", str(run_copy), "--max-steps", "8", "--resume-from", "ckpt-6"]) == 0
     assert "Resuming from step 6" in capsys.readouterr().out
-    _, model = runs.load_model(run_copy)
+    _, model = checkpoints.load_trained_model(run_copy)
     assert int(model.trained_batches.numpy()) == 8
-    (aside,) = (run_copy / runs.CHECKPOINTS_DIR).glob("aside-*")
+    (aside,) = (run_copy / run_layout.CHECKPOINTS_DIR).glob("aside-*")
     assert "half-written" in (aside / "checkpoint").read_text()  # the bad file is kept, not deleted
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fault", ["garbage index", "truncated data", "empty state file"])
 def test_an_unreadable_newest_checkpoint_names_the_file_and_the_readable_ones(run_copy, capsys, fault):
-    checkpoints = run_copy / runs.CHECKPOINTS_DIR
+    checkpoints = run_copy / run_layout.CHECKPOINTS_DIR
     if fault == "garbage index":
         (checkpoints / "ckpt-6.index").write_bytes(b"not an sstable")
     elif fault == "truncated data":
@@ -96,7 +99,7 @@ def test_an_unreadable_newest_checkpoint_names_the_file_and_the_readable_ones(ru
 
 @pytest.mark.slow
 def test_resume_from_an_unreadable_checkpoint_is_refused_and_restart_moves_checkpoints_aside(run_copy, capsys):
-    (run_copy / runs.CHECKPOINTS_DIR / "ckpt-6.index").write_bytes(b"not an sstable")
+    (run_copy / run_layout.CHECKPOINTS_DIR / "ckpt-6.index").write_bytes(b"not an sstable")
     assert train.main(["--checkpoints-path", str(run_copy), "--resume-from", "ckpt-6"]) == 1
     assert "--resume-from ckpt-6: " in capsys.readouterr().err
     assert train.main(["--checkpoints-path", str(run_copy), "--resume-from", "ckpt-9"]) == 1
@@ -106,16 +109,16 @@ def test_resume_from_an_unreadable_checkpoint_is_refused_and_restart_moves_check
     assert train.main(["--checkpoints-path", str(run_copy), "--max-steps", "2", "--restart"]) == 0
     out = capsys.readouterr().out
     assert "Starting over from step 0" in out and "Resuming" not in out
-    (aside,) = run_copy.glob(f"{runs.CHECKPOINTS_DIR}.aside-*")
+    (aside,) = run_copy.glob(f"{run_layout.CHECKPOINTS_DIR}.aside-*")
     assert sorted(str(p.relative_to(aside)) for p in aside.rglob("*") if p.is_file()) == \
         [name.split("/", 1)[1] for name in old]
-    _, model = runs.load_model(run_copy)
+    _, model = checkpoints.load_trained_model(run_copy)
     assert int(model.trained_batches.numpy()) == 2
 
 
 def test_a_run_directory_without_checkpoints_starts_fresh(tmp_path):
-    assert resume.restore_newest(None, tmp_path) is None  # nothing to restore: no model is touched
-    assert resume.checkpoint_numbers(tmp_path / runs.CHECKPOINTS_DIR) == []
+    assert checkpoints.restore_newest(None, tmp_path) is None  # nothing to restore: no model is touched
+    assert checkpoints.checkpoint_numbers(tmp_path / run_layout.CHECKPOINTS_DIR) == []
 
 
 def flat_png(side: int) -> bytes:
@@ -171,7 +174,7 @@ def test_training_on_a_folder_with_bad_names_counts_each_skip_exactly(tmp_path):
     (root / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG")
     (root / "bomb.png").write_bytes(flat_png(9000))
     shutil.copy(root / "00.jpg", os.fsencode(root) + b"/" + NOT_UTF8_NAME)
-    pipes = data.make_pipelines(DataConfig(dataset="folder", dataset_path=str(root), image_size=32), 2, seed=0,
+    pipes = pipelines.make_pipelines(DataConfig(dataset="folder", dataset_path=str(root), image_size=32), 2, seed=0,
                                 validate=False)
     assert pipes.stats.unlisted == {f"{root}/caf\\xe9.jpg": "its name is not valid UTF-8 (rename the file to use it)"}
     for _ in pipes.train.take(pipes.steps_per_epoch):
@@ -185,7 +188,7 @@ def test_training_on_a_folder_with_bad_names_counts_each_skip_exactly(tmp_path):
 def test_training_on_the_shared_real_photos_reports_no_corrupt_image(tmp_path, capsys):
     if not SHARED_PHOTOS.is_dir():
         pytest.skip(f"{SHARED_PHOTOS} is absent (the real photos live beside the checkout)")
-    pipes = data.make_pipelines(DataConfig(dataset="folder", dataset_path=str(SHARED_PHOTOS), image_size=32), 32,
+    pipes = pipelines.make_pipelines(DataConfig(dataset="folder", dataset_path=str(SHARED_PHOTOS), image_size=32), 32,
                                 seed=0, validate=False)
     for _ in pipes.train.take(pipes.steps_per_epoch + 2):  # into the next epoch, with reads in flight
         pass

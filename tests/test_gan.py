@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfcolor import color, gan, networks, optimizers
+from tfcolor.data import color
+from tfcolor.models import factory, gan, networks, optimizers
 from tfcolor.config import ModelConfig, RunConfig, TrainConfig
 
 from conftest import photo_crops
@@ -34,7 +35,7 @@ def test_a_few_steps_lower_l1_on_a_fixed_batch(kind):
     keras.utils.set_random_seed(0)
     config = tiny_config()
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, model=kind))
-    model = gan.build_colorizer(config)
+    model = factory.build_colorizer(config)
     batch = fixed_batch()
     before = _l1(model, batch)
     model.fit(tf.data.Dataset.from_tensors(batch).repeat(25), epochs=1, verbose=0)
@@ -44,7 +45,7 @@ def test_a_few_steps_lower_l1_on_a_fixed_batch(kind):
 
 
 def test_one_discriminator_update_then_two_generator_updates_per_batch():
-    model = gan.build_colorizer(tiny_config())
+    model = factory.build_colorizer(tiny_config())
     logs = model.train_step(fixed_batch())
     assert int(model.d_optimizer.iterations.numpy()) == 1
     assert int(model.g_optimizer.iterations.numpy()) == 2
@@ -53,13 +54,13 @@ def test_one_discriminator_update_then_two_generator_updates_per_batch():
 
 
 def test_label_smoothing_targets_point_nine_for_real_pairs():
-    model = gan.build_colorizer(tiny_config(label_smoothing=True))
+    model = factory.build_colorizer(tiny_config(label_smoothing=True))
     assert model.real_label == 0.9
-    assert gan.build_colorizer(tiny_config()).real_label == 1.0
+    assert factory.build_colorizer(tiny_config()).real_label == 1.0
 
 
 def test_discriminator_learning_rate_is_a_tenth_and_beta1_is_zero():
-    model = gan.build_colorizer(RunConfig(model=TINY))
+    model = factory.build_colorizer(RunConfig(model=TINY))
     assert float(model.g_optimizer.learning_rate) == pytest.approx(3e-4)
     assert float(model.d_optimizer.learning_rate) == pytest.approx(3e-5)
     assert model.g_optimizer.beta_1 == 0.0 and model.d_optimizer.beta_1 == 0.0
@@ -75,13 +76,13 @@ def test_decay_counts_training_batches_and_has_a_floor():
 
 def test_rgb_colour_space_predicts_three_channels():
     config = dataclasses.replace(tiny_config(), data=dataclasses.replace(RunConfig().data, color_space="rgb"))
-    model = gan.build_colorizer(config)
+    model = factory.build_colorizer(config)
     logs = model.train_step(fixed_batch("rgb"))
     assert model.generator.output_shape[-1] == 3 and np.isfinite(float(logs["g_loss"]))
 
 
 def test_call_takes_l_of_any_size_and_returns_rgb_or_lab():
-    model = gan.build_colorizer(tiny_config())
+    model = factory.build_colorizer(tiny_config())
     l_scaled = tf.random.uniform((2, 21, 35, 1), -1, 1)
     rgb = model(l_scaled)
     assert rgb.shape == (2, 21, 35, 3) and 0.0 <= float(tf.reduce_min(rgb)) <= float(tf.reduce_max(rgb)) <= 1.0
@@ -102,7 +103,7 @@ def test_model_config_round_trips():
 
 @pytest.mark.slow
 def test_train_step_compiles_with_xla():
-    model = gan.build_colorizer(tiny_config(), jit_compile=True)
+    model = factory.build_colorizer(tiny_config(), jit_compile=True)
     history = model.fit(tf.data.Dataset.from_tensors(fixed_batch()).repeat(2), epochs=1, verbose=0)
     assert np.isfinite(history.history["g_loss"][-1])
 
@@ -113,7 +114,7 @@ def test_validation_l1_is_the_mean_over_images_when_the_set_length_is_unknown(ki
     # past its end, and a tracker fed one scalar per batch could count that empty step as a zero
     # (and weighed the last, smaller batch like a full one).
     config = tiny_config()
-    model = gan.build_colorizer(dataclasses.replace(config, model=dataclasses.replace(config.model, model=kind)))
+    model = factory.build_colorizer(dataclasses.replace(config, model=dataclasses.replace(config.model, model=kind)))
     l_scaled, ab_scaled = fixed_batch()
     validation = tf.data.Dataset.from_tensor_slices((l_scaled, ab_scaled)).filter(lambda *_: True).batch(3).prefetch(2)
     assert int(validation.cardinality()) == int(tf.data.UNKNOWN_CARDINALITY)
@@ -124,7 +125,7 @@ def test_validation_l1_is_the_mean_over_images_when_the_set_length_is_unknown(ki
 
 @pytest.mark.slow
 def test_float16_loss_scaling_skips_an_injected_inf_and_recovers():
-    model = gan.build_colorizer(tiny_config(), precision="mixed_float16")
+    model = factory.build_colorizer(tiny_config(), precision="mixed_float16")
     assert isinstance(model.g_optimizer, keras.optimizers.LossScaleOptimizer)
     assert model.generator.get_layer("encoder1_conv").compute_dtype == "float16"
     assert model.generator.output.dtype == "float32" and model.discriminator.output.dtype == "float32"
@@ -157,7 +158,7 @@ def test_float16_loss_scaling_skips_an_injected_inf_and_recovers():
 
 
 def test_bfloat16_computes_in_bfloat16_and_keeps_float32_weights_and_outputs():
-    model = gan.build_colorizer(tiny_config(), precision="mixed_bfloat16")
+    model = factory.build_colorizer(tiny_config(), precision="mixed_bfloat16")
     assert model.generator.get_layer("encoder1_conv").compute_dtype == "bfloat16"
     assert all(v.dtype == "float32" for v in model.generator.weights)
     logs = model.train_step(fixed_batch())

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tfcolor import metrics
+from tfcolor.models import metrics
 
 
 def _lab(l, a, b, shape=(1, 2, 2)):

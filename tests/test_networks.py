@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfcolor import color, networks
+from tfcolor.data import color
+from tfcolor.models import networks
 from tfcolor.config import NETWORK_PRESETS, filters_for_depth, network_depth
 
 from conftest import photo_crops

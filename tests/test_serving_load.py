@@ -10,7 +10,6 @@ import json
 import logging
 import shutil
 import socket
-import sys
 import threading
 import time
 from pathlib import Path
@@ -23,13 +22,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from export import __main__ as export_cli
 from serving import config_schema, devserver, rest_api
 from serving.devserver import DevServer, ServerLimits
-from serving.handler import METRICS_PATH
+from serving.devserver_process import ServerProcess, flat_png
+from serving.limits import METRICS_PATH
 from serving.model_registry import ModelRegistry
 
 from conftest import copy_exported, photo_crops
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from load_test import ServerProcess, flat_png  # noqa: E402  (the load test's server process and bomb, tested here)
 
 pytestmark = pytest.mark.slow
 PREDICT = "/v1/models/tfcolor:predict"
@@ -137,7 +134,7 @@ def test_a_burst_of_64_connections_gets_64_http_answers_and_no_resets(server_pro
 
 def test_a_full_queue_answers_503_with_retry_after_at_once(registry, small_png):
     with running(registry, max_concurrent_requests=1, max_queue=0) as busy:
-        with busy.admission.slot():  # the only model worker is taken, as by a long request
+        with busy.state.admission.slot():  # the only model worker is taken, as by a long request
             started = time.monotonic()
             answer = exchange(server_port(busy), post_request(PREDICT, predict_body([small_png])))
             assert time.monotonic() - started < 5
@@ -149,7 +146,7 @@ def test_a_full_queue_answers_503_with_retry_after_at_once(registry, small_png):
 def test_bodies_beyond_the_memory_budget_get_503_before_they_are_read(registry, small_png):
     body = predict_body([small_png])
     with running(registry, max_request_bytes=len(body), max_buffered_bytes=len(body)) as dev:
-        with dev.body_budget.reserve(1):  # another upload holds one byte of the budget
+        with dev.state.body_budget.reserve(1):  # another upload holds one byte of the budget
             answer = exchange(server_port(dev), post_request(PREDICT, body))
         assert answer[0] == 503 and answer[1]["Retry-After"] == "1"
         assert f"1 bytes of request bodies in memory, {len(body)} more would pass its limit" in json_error(answer)
@@ -235,14 +232,14 @@ def test_connections_beyond_the_cap_get_503_and_are_closed(registry):
         address = ("127.0.0.1", server_port(dev))
         idle = [socket.create_connection(address, timeout=ANSWER_TIMEOUT) for _ in range(3)]
         deadline = time.monotonic() + 10
-        while dev.connections.count < 3 and time.monotonic() < deadline:
+        while dev.state.connections.count < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
         refused = exchange(address[1], b"GET /v1/models/tfcolor HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         assert refused[0] == 503 and refused[1]["Retry-After"] == "1" and refused[1]["Connection"] == "close"
         assert "3 open connections" in json_error(refused)
         for sock in idle:
             sock.close()
-        while dev.connections.count > 0 and time.monotonic() < deadline:
+        while dev.state.connections.count > 0 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert exchange(address[1], b"GET /v1/models/tfcolor HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")[0] == 200
 
@@ -267,7 +264,7 @@ HOSTILE = [
 
 @pytest.mark.parametrize("name, raw, status, reason", HOSTILE, ids=[h[0] for h in HOSTILE])
 def test_hostile_requests_get_a_json_answer_and_a_log_line(server, caplog, name, raw, status, reason):
-    caplog.set_level(logging.WARNING, logger="serving.devserver")
+    caplog.set_level(logging.WARNING, logger="serving.handler")
     answer = exchange(server_port(server), raw)
     assert answer[0] == status
     assert reason in json_error(answer)

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfcolor import data, photo_files, reading, shards, tfrecord_source, train
+from tfcolor import shards, train
+from tfcolor.data import photo_files, pipelines, reading, shard_reader
 from tfcolor.config import DataConfig
 
 from conftest import TINY_TRAIN_ARGS, photo_crops, save_image
@@ -65,7 +66,7 @@ def test_a_folder_is_written_with_each_left_out_photo_and_its_reason(tmp_path):
     assert json.loads((tmp_path / "shards" / "manifest.json").read_text()) == manifest
     for shard in train_split["shards"] + validation["shards"]:
         path = tmp_path / "shards" / shard["file"]
-        assert path.stat().st_size == shard["bytes"] and tfrecord_source.sha256_of(path) == shard["sha256"]
+        assert path.stat().st_size == shard["bytes"] and shard_reader.sha256_of(path) == shard["sha256"]
     records = [tf.train.Example.FromString(r.numpy()) for r in tf.data.TFRecordDataset(
         [str(tmp_path / "shards" / s["file"]) for s in train_split["shards"]])]
     for record in records:  # each photo's bytes exactly as on disk, its size, its name
@@ -81,7 +82,7 @@ def test_reading_the_shards_gives_the_photos_the_folder_reader_gives(tmp_path):
     root = mixed_folder(tmp_path / "photos")
     written(root, tmp_path / "shards", shard_size=3)
     train_files, validation_files = photo_files.folder_files(root)
-    sharded_train, sharded_validation = tfrecord_source.open_splits(tmp_path / "shards")
+    sharded_train, sharded_validation = shard_reader.open_splits(tmp_path / "shards")
     assert len(sharded_train) == 10 and len(sharded_validation) == 3
     from_files = decoded_multiset(train_files)
     assert sum(from_files.values()) == 10  # corrupt, gray and oversized skipped by the folder reader too
@@ -95,16 +96,16 @@ def test_places365_layout_and_cifar_batches_keep_their_splits(places_dir, cifar_
     assert places["train"]["skipped_counts"] == {"corrupt": 1, "grayscale": 1, "oversized": 0, "unlisted": 0}
     assert set(places["train"]["skipped"]) == {"data_256/c/corrupt/00000001.jpg", "data_256/g/gray/00000001.jpg"}
     train_files = photo_files.places365_files(places_dir, True)
-    assert decoded_multiset(tfrecord_source.open_splits(tmp_path / "places")[0], 64 * 64) == decoded_multiset(
+    assert decoded_multiset(shard_reader.open_splits(tmp_path / "places")[0], 64 * 64) == decoded_multiset(
         train_files, 64 * 64)
 
     cifar = written(cifar_dir, tmp_path / "cifar", "cifar10", shard_size=8)["splits"]
     assert (cifar["train"]["examples"], cifar["validation"]["examples"]) == (25, 4)
     assert cifar["train"]["skipped_counts"]["grayscale"] == 5
     assert all(name.startswith("train[") for name in cifar["train"]["skipped"])
-    arrays = data.cifar.load_split(cifar_dir, False)
+    arrays = pipelines.cifar.load_split(cifar_dir, False)
     expected = Counter(image.tobytes() for image in arrays)  # PNG is lossless: the very arrays come back
-    assert decoded_multiset(tfrecord_source.open_splits(tmp_path / "cifar")[1]) == expected
+    assert decoded_multiset(shard_reader.open_splits(tmp_path / "cifar")[1]) == expected
 
 
 def test_a_truncated_or_damaged_shard_is_refused_naming_it(tmp_path):
@@ -113,18 +114,18 @@ def test_a_truncated_or_damaged_shard_is_refused_naming_it(tmp_path):
     whole = shard.read_bytes()
     shard.write_bytes(whole[:-100])
     config = DataConfig(dataset="tfrecord", dataset_path=str(tmp_path / "shards"), image_size=32)
-    with pytest.raises(data.DatasetError, match=f"shard {shard} is {len(whole) - 100} bytes, the manifest says "
+    with pytest.raises(pipelines.DatasetError, match=f"shard {shard} is {len(whole) - 100} bytes, the manifest says "
                                                 f"{len(whole)}: truncated"):
-        data.make_pipelines(config, 2, seed=0)
-    with pytest.raises(data.DatasetError, match="1 of 3 shards do not match"):
-        tfrecord_source.verify(tmp_path / "shards")
+        pipelines.make_pipelines(config, 2, seed=0)
+    with pytest.raises(pipelines.DatasetError, match="1 of 3 shards do not match"):
+        shard_reader.verify(tmp_path / "shards")
 
     # A manifest that agrees with the damage: reading finds the missing record and names the shard.
     manifest_path = tmp_path / "shards" / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["splits"]["train"]["shards"][0]["bytes"] = len(whole) - 100
     manifest_path.write_text(json.dumps(manifest))
-    pipes = data.make_pipelines(config, 2, seed=0, validate=False)
+    pipes = pipelines.make_pipelines(config, 2, seed=0, validate=False)
     for read in (pipes.survey, lambda: list(pipes.train.take(5))):
         with pytest.raises(tf.errors.InvalidArgumentError, match=f"shard {shard} ended after 4 readable records, "
                                                                  f"the manifest says 5: truncated or damaged"):
@@ -135,10 +136,10 @@ def test_a_truncated_or_damaged_shard_is_refused_naming_it(tmp_path):
     shard.write_bytes(bytes(flipped))
     manifest["splits"]["train"]["shards"][0]["bytes"] = len(whole)
     manifest_path.write_text(json.dumps(manifest))
-    with pytest.raises(data.DatasetError, match=f"shard {shard}: sha256 differs"):
-        tfrecord_source.verify(tmp_path / "shards")
+    with pytest.raises(pipelines.DatasetError, match=f"shard {shard}: sha256 differs"):
+        shard_reader.verify(tmp_path / "shards")
     with pytest.raises(tf.errors.InvalidArgumentError, match=f"shard {shard} ended after"):
-        data.make_pipelines(config, 2, seed=0, validate=False).survey()
+        pipelines.make_pipelines(config, 2, seed=0, validate=False).survey()
 
 
 def test_an_unfinished_write_is_not_taken_for_shards_and_is_cleaned_by_the_next_run(tmp_path):
@@ -149,13 +150,13 @@ def test_an_unfinished_write_is_not_taken_for_shards_and_is_cleaned_by_the_next_
     (output / "manifest.json").unlink()
     (output / ".train-00002.tfrecord.partial").write_bytes((output / "train-00002-of-00003.tfrecord").read_bytes()[:50])
     (output / "train-00000-of-00001.tfrecord").write_bytes(b"left by an older, unfinished run")
-    with pytest.raises(data.DatasetError, match="no manifest.json, so not a complete set of shards"):
-        data.make_pipelines(DataConfig(dataset="tfrecord", dataset_path=str(output), image_size=32), 2, seed=0)
+    with pytest.raises(pipelines.DatasetError, match="no manifest.json, so not a complete set of shards"):
+        pipelines.make_pipelines(DataConfig(dataset="tfrecord", dataset_path=str(output), image_size=32), 2, seed=0)
 
     manifest = written(root, output, shard_size=4)
     listed = {s["file"] for split in manifest["splits"].values() for s in split["shards"]}
     assert {p.name for p in output.iterdir()} == listed | {"manifest.json"}
-    assert tfrecord_source.verify(output)["shards"] == len(listed)
+    assert shard_reader.verify(output)["shards"] == len(listed)
 
     with pytest.raises(shards.ShardsExist, match=f"{output} already holds shards of folder at {root.resolve()}"):
         written(root, output)
@@ -168,14 +169,14 @@ def test_an_unfinished_write_is_not_taken_for_shards_and_is_cleaned_by_the_next_
 def test_the_tfrecord_stream_from_batch_k_is_the_uninterrupted_stream_from_k(cifar_dir, tmp_path):
     written(cifar_dir, tmp_path / "shards", "cifar10", shard_size=4)  # 25 colour photos in 7 shards
     config = DataConfig(dataset="tfrecord", dataset_path=str(tmp_path / "shards"), image_size=32, crop_scale=(0.5, 1.0))
-    pipes = data.make_pipelines(config, 4, seed=3, validate=False)
+    pipes = pipelines.make_pipelines(config, 4, seed=3, validate=False)
     assert pipes.train_examples == 25 and pipes.steps_per_epoch == 6
     whole = [batch[1].numpy() for batch in pipes.train.take(14)]
     for start in (6, 11):  # an epoch's first batch, and one within an epoch
         for a, b in zip(whole[start:], pipes.train_from(start).take(14 - start)):
             np.testing.assert_array_equal(a, b[1].numpy())
     assert not np.array_equal(whole[0], whole[6])  # epochs differ: a new order and new crops
-    other_seed = data.make_pipelines(config, 4, seed=4, validate=False)
+    other_seed = pipelines.make_pipelines(config, 4, seed=4, validate=False)
     assert not np.array_equal(whole[0], next(iter(other_seed.train))[1].numpy())
 
 

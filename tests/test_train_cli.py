@@ -12,7 +12,10 @@ import pytest
 import tensorflow as tf
 
 import export
-from tfcolor import colorize, gan, inference, runs, train
+from tfcolor import colorize, train
+from tfcolor.config import run_layout
+from tfcolor.training import checkpoints
+from tfcolor.models import colorizer, inference
 
 from conftest import TINY_TRAIN_ARGS, photo_crops, save_image
 
@@ -31,7 +34,7 @@ def event_tags(log_dir: Path) -> dict[str, set[str]]:
 
 
 def latest_step(run_dir: Path) -> int | None:
-    latest = tf.train.latest_checkpoint(str(run_dir / runs.CHECKPOINTS_DIR))
+    latest = tf.train.latest_checkpoint(str(run_dir / run_layout.CHECKPOINTS_DIR))
     return int(latest.rsplit("-", 1)[1]) if latest else None
 
 
@@ -62,7 +65,7 @@ def test_rerun_resumes_from_saved_step_with_optimizer_state(tmp_path, capsys):
     capsys.readouterr()
     assert train.main(["--checkpoints-path", str(run_dir), "--max-steps", "6"]) == 0
     assert "Resuming from step 4" in capsys.readouterr().out
-    _, model = runs.load_model(run_dir)
+    _, model = checkpoints.load_trained_model(run_dir)
     assert int(model.trained_batches.numpy()) == 6
     assert int(model.g_optimizer.iterations.numpy()) == 12 and int(model.d_optimizer.iterations.numpy()) == 6
 
@@ -95,7 +98,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "NaN or infinite at step 3" in err and "ckpt-2" in err
     assert latest_step(run_dir) == 2
-    _, model = runs.load_model(run_dir)
+    _, model = checkpoints.load_trained_model(run_dir)
     assert all(np.isfinite(v.numpy()).all() for v in model.generator.trainable_variables)
 
 
@@ -103,7 +106,7 @@ def test_unet_baseline_and_rgb_colour_space_train(tmp_path):
     run_dir = tmp_path / "unet"
     assert train.main([*TINY, "--checkpoints-path", str(run_dir), "--max-steps", "2", "--model", "unet",
                        "--color-space", "rgb", "--sample", "false"]) == 0
-    config, model = runs.load_model(run_dir)
+    config, model = checkpoints.load_trained_model(run_dir)
     assert config.model.model == "unet" and model.generator.output_shape[-1] == 3
 
 
@@ -172,7 +175,7 @@ def test_every_precision_trains_two_steps_and_resumes_under_the_next(tmp_path, c
     out = capsys.readouterr().out
     assert "mixed_float16" in out and "Resuming from step 6" in out
     # Inference (colorize, evaluate, export) builds the float32 model whatever the run trained in.
-    config, model = runs.load_model(run_dir)
+    config, model = checkpoints.load_trained_model(run_dir)
     assert config.train.precision == "auto"
     assert model.generator.get_layer("encoder1_conv").compute_dtype == "float32"
     assert int(model.trained_batches.numpy()) == 8
@@ -199,14 +202,14 @@ def test_moving_average_is_what_colorize_and_export_use_and_survives_resuming(tm
     run_dir = tmp_path / "run"
     assert train.main([*TINY, "--checkpoints-path", str(run_dir), "--max-steps", "3", "--ema-decay", "0.9",
                        "--lr", "0.002", "--sample", "0"]) == 0
-    _, model = runs.load_model(run_dir)
+    _, model = checkpoints.load_trained_model(run_dir)
     assert model.inference_generator is model.ema_generator
     average = [w.numpy() for w in model.ema_generator.weights]
     assert any(not np.allclose(a, w.numpy()) for a, w in zip(average, model.generator.weights))
 
     l_scaled = tf.random.uniform((1, 32, 48, 1), -1, 1, seed=3)
     from_average = model.predict_color(l_scaled).numpy()
-    from_weights = gan.Colorizer(model.generator, size_multiple=model.size_multiple).predict_color(l_scaled).numpy()
+    from_weights = colorizer.Colorizer(model.generator, size_multiple=model.size_multiple).predict_color(l_scaled).numpy()
     gap = np.abs(from_average - from_weights).max()
     assert gap > 1e-4
     version = export.export_run(run_dir, tmp_path / "models" / "tfcolor")
@@ -221,11 +224,11 @@ def test_moving_average_is_what_colorize_and_export_use_and_survives_resuming(tm
     np.testing.assert_array_equal(written, expected)
 
     # Resuming restores the average as saved (it is not restarted from the weights), then keeps moving it.
-    resumed = runs.load_model(run_dir)[1]
+    resumed = checkpoints.load_trained_model(run_dir)[1]
     for saved, restored in zip(average, resumed.ema_generator.weights):
         np.testing.assert_array_equal(saved, restored.numpy())
     assert train.main(["--checkpoints-path", str(run_dir), "--max-steps", "5"]) == 0
-    _, further = runs.load_model(run_dir)
+    _, further = checkpoints.load_trained_model(run_dir)
     assert int(further.trained_batches.numpy()) == 5 and further.ema_decay == 0.9
     assert any(not np.array_equal(a, w.numpy()) for a, w in zip(average, further.ema_generator.weights))
 
@@ -234,7 +237,7 @@ def test_a_run_without_an_average_resumes_with_one_started_from_its_weights(tmp_
     run_dir = tmp_path / "run"
     assert train.main([*TINY, "--checkpoints-path", str(run_dir), "--max-steps", "2", "--sample", "0"]) == 0
     assert train.main(["--checkpoints-path", str(run_dir), "--max-steps", "3", "--ema-decay", "0.99"]) == 0
-    _, model = runs.load_model(run_dir)
+    _, model = checkpoints.load_trained_model(run_dir)
     assert model.ema_generator is not None and int(model.trained_batches.numpy()) == 3
 
 
@@ -246,8 +249,8 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path):
     assert train.main([*settings, "--checkpoints-path", str(straight), "--max-steps", "11"]) == 0
     assert train.main([*settings, "--checkpoints-path", str(resumed), "--max-steps", "3"]) == 0
     assert train.main(["--checkpoints-path", str(resumed), "--max-steps", "11"]) == 0
-    _, one = runs.load_model(straight)
-    _, other = runs.load_model(resumed)
+    _, one = checkpoints.load_trained_model(straight)
+    _, other = checkpoints.load_trained_model(resumed)
     for network in ("generator", "discriminator", "ema_generator"):
         for a, b in zip(getattr(one, network).weights, getattr(other, network).weights, strict=True):
             np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6, err_msg=f"{network}: {a.path}")

@@ -4,7 +4,8 @@ import json
 import pytest
 import tensorflow as tf
 
-from tfcolor import runs, train, tune
+from tfcolor import train, tune
+from tfcolor.config import run_layout
 
 pytestmark = pytest.mark.slow
 QUICK = ["--dataset", "demo", "--demo-patches", "64", "--batch-size", "8", "--epochs", "1", "--max-steps", "2",
@@ -34,7 +35,7 @@ def test_random_search_writes_best_config_that_train_accepts(tmp_path, capsys):
     run_dir = tmp_path / "tuned"
     assert train.main(["--config", str(directory / "best_config.json"), "--checkpoints-path", str(run_dir),
                        "--max-steps", "1", "--sample", "0"]) == 0
-    saved = runs.load_config(run_dir)
+    saved = run_layout.load_config(run_dir)
     assert list(saved.model.generator_filters) == best["model"]["generator_filters"]
     assert saved.train.lr == pytest.approx(best["train"]["lr"]) and saved.train.l1_weight == pytest.approx(best["train"]["l1_weight"])
     assert saved.train.label_smoothing == best["train"]["label_smoothing"] and saved.train.max_steps == 1

@@ -7,7 +7,8 @@ import time
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tfcolor import data, runs
+from tfcolor.models import restoring
+from tfcolor.data import pipelines
 from tfcolor.config import DataConfig
 from tfcolor.turing import __main__ as turing_cli
 from tfcolor.turing.pairs import build_pairs
@@ -37,8 +38,8 @@ def test_summary_counts_unanswered_pairs_apart():
 
 @pytest.fixture(scope="module")
 def pairs(trained_run):
-    _, model = runs.load_model(trained_run)
-    images, _ = data.evaluation_set(DataConfig(dataset="demo"), batch_size=8, limit=3)
+    _, model = restoring.load_colorizer(trained_run)
+    images, _ = pipelines.evaluation_set(DataConfig(dataset="demo"), batch_size=8, limit=3)
     return build_pairs(model, images, 3)
 
 

@@ -17,9 +17,13 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from tfcolor import data, flags, inference, photo_files, reading, runs
+from tfcolor.config import run_layout
+from tfcolor.models import restoring
+from tfcolor.data import photo_files, pipelines, reading
+from tfcolor.config import flags
+from tfcolor.models import inference
 from tfcolor.config import DEFAULT_MAX_PIXELS, ConfigError
-from tfcolor.gan import Colorizer
+from tfcolor.models.colorizer import Colorizer
 
 
 @dataclasses.dataclass
@@ -64,7 +68,7 @@ def input_photos(source: str | Path, skipped: dict[str, str]) -> tuple[list[Path
         raise FileNotFoundError(f"--test-input {photo_files.printable(source)} does not exist")
     photos = [Path(p) for p in photo_files.find_images(source, skipped)]
     if not photos and not skipped:
-        raise data.DatasetError(f"--test-input {source} holds no images ({', '.join(photo_files.IMAGE_EXTENSIONS)})")
+        raise pipelines.DatasetError(f"--test-input {source} holds no images ({', '.join(photo_files.IMAGE_EXTENSIONS)})")
     return photos, source
 
 
@@ -92,7 +96,7 @@ def colorize_paths(run_or_model: str | Path | Colorizer, source: str | Path, out
         if model_size is None:
             raise ValueError("colorize_paths with a model needs its image_size")
     else:
-        config, model = runs.load_model(run_or_model)
+        config, model = restoring.load_colorizer(run_or_model)
         model_size = image_size or config.data.image_size
     colorize = tf.function(lambda rgb: inference.colorize_rgb(model, rgb, model_size), reduce_retracing=True)
     for photo, target in output_paths(photos, root, Path(output_dir)).items():
@@ -130,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         summary = colorize_paths(args.checkpoints_path, args.test_input, args.test_output, args.image_size,
                                  report=lambda line: print(line, file=sys.stderr), max_pixels=args.max_pixels)
-    except (FileNotFoundError, data.DatasetError, runs.RunError, ConfigError) as error:
+    except (FileNotFoundError, pipelines.DatasetError, run_layout.RunError, ConfigError) as error:
         parser.error(str(error))
     done, total = len(summary.written), len(summary.written) + len(summary.skipped)
     skipped = f" ({len(summary.skipped)} skipped)" if summary.skipped else ""

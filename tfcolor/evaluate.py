@@ -14,119 +14,18 @@ numbers on every run.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime
 import sys
 from pathlib import Path
 
-import keras
-import tensorflow as tf
+from tfcolor.config import DATASETS, ConfigError, flags
+from tfcolor.config.run_layout import RunError
+from tfcolor.data.photo_files import DatasetError
+from tfcolor.data.reading import describe_skipped
+from tfcolor.evaluation import report
+from tfcolor.evaluation.scoring import evaluate
 
-from tfcolor import color, data, flags, inference, metrics, reading, report, runs
-from tfcolor.config import DATASETS, DEFAULT_MAX_PIXELS, PRESETS, ConfigError
-from tfcolor.gan import Colorizer
-
-ACCURACY_THRESHOLDS = tuple(range(21))
-GRAY_LABEL = "gray (ab = 0)"
-
-
-@dataclasses.dataclass
-class Candidate:
-    """One column of the comparison: a trained run, or the gray baseline when `model` is None."""
-
-    label: str
-    kind: str
-    model: Colorizer | None = None
-
-    def predict_lab(self, rgb: tf.Tensor) -> tf.Tensor:
-        if self.model is None:
-            lab = color.rgb_to_lab(rgb)
-            return tf.concat([lab[..., :1], tf.zeros_like(lab[..., 1:])], axis=-1)
-        return inference.predict_lab(self.model, rgb)
-
-
-def _metrics(acc_thresh: float) -> dict[str, keras.metrics.Metric]:
-    thresholds = sorted(set(ACCURACY_THRESHOLDS) | {acc_thresh})
-    found = {f"accuracy@{t:g}": metrics.PixelAccuracy(t) for t in thresholds}
-    found.update(psnr=metrics.PSNR(), ssim=metrics.SSIM(), auc=metrics.ABErrorAUC(), colorfulness=metrics.Colorfulness())
-    return found
-
-
-def score(candidates: list[Candidate], images: tf.data.Dataset, acc_thresh: float = 2.0,
-          examples: int = 8) -> tuple[dict, dict[str, list]]:
-    """Stream `images` (float RGB batches) through every candidate.
-
-    Returns (results, example columns): results as written to metrics.json; example columns map
-    "gray", "original" and each label to the first `examples` images, for the grids.
-    """
-    tracked = {c.label: _metrics(acc_thresh) for c in candidates}
-    truth_colorfulness = keras.metrics.Mean()
-    shown: dict[str, list] = {"gray": [], "original": [], **{c.label: [] for c in candidates}}
-    count = 0
-    for rgb in images:
-        lab_true = color.rgb_to_lab(rgb)
-        truth_colorfulness.update_state(metrics.colorfulness(rgb))
-        take = max(0, examples - count)
-        if take:
-            shown["original"].append(rgb[:take])
-            shown["gray"].append(color.lab_to_rgb(Candidate(GRAY_LABEL, "baseline").predict_lab(rgb[:take])))
-        for candidate in candidates:
-            lab_pred = candidate.predict_lab(rgb)
-            for metric in tracked[candidate.label].values():
-                metric.update_state(lab_true, lab_pred)
-            if take:
-                shown[candidate.label].append(color.lab_to_rgb(lab_pred[:take]))
-        count += int(tf.shape(rgb)[0])
-    if not count:
-        raise data.DatasetError("no usable images to evaluate on (all were corrupt or grayscale).")
-    results = {"images": count, "acc_thresh": acc_thresh,
-               "ground_truth_colorfulness": float(truth_colorfulness.result()), "candidates": {}}
-    for candidate in candidates:
-        values = {name: float(metric.result()) for name, metric in tracked[candidate.label].items()}
-        results["candidates"][candidate.label] = {
-            "kind": candidate.kind,
-            "accuracy": values[f"accuracy@{acc_thresh:g}"],
-            "accuracy_by_threshold": {k.split("@")[1]: v for k, v in values.items() if k.startswith("accuracy@")},
-            **{k: values[k] for k in ("psnr", "ssim", "auc", "colorfulness")},
-        }
-    return results, {name: tf.concat(parts, axis=0) for name, parts in shown.items() if parts}
-
-
-def load_candidates(run_dirs: list[str]) -> tuple[list[Candidate], list]:
-    """Candidates for the runs (labels from their folder names, made unique) plus the gray baseline."""
-    candidates, configs = [], []
-    for run_dir in run_dirs:
-        config, model = runs.load_model(run_dir)
-        label = Path(run_dir).resolve().name
-        while label in {c.label for c in candidates}:
-            label = f"{label}'"
-        candidates.append(Candidate(label, config.model.model, model))
-        configs.append(config)
-    return [*candidates, Candidate(GRAY_LABEL, "baseline")], configs
-
-
-def evaluate(run_dirs: list[str | Path], output: str | Path | None = None, dataset: str | None = None,
-             dataset_path: str | None = None, image_size: int | None = None, acc_thresh: float = 2.0,
-             max_images: int | None = None, batch_size: int = 32, examples: int = 8,
-             max_pixels: int = DEFAULT_MAX_PIXELS) -> dict:
-    """Score runs and the gray baseline on held-out photos; write the report under `output` when given.
-
-    The photos are the first run's held-out set unless `dataset`/`dataset_path` say otherwise, at the
-    first run's training size unless `image_size` does. Returns the results of metrics.json.
-
-    Raises:
-        RunError: a path is not a trained run. DatasetError: no usable image to evaluate on.
-    """
-    candidates, configs = load_candidates([str(r) for r in run_dirs])
-    first = configs[0].data if configs else PRESETS[dataset or "demo"].data
-    data_config = dataclasses.replace(runs.held_out_data(first, dataset, dataset_path, image_size), max_pixels=max_pixels)
-    images, stats = data.evaluation_set(data_config, batch_size, max_images)
-    results, shown = score(candidates, images, acc_thresh, examples)
-    skipped = {**stats.as_dict(), "names": dict(stats.unlisted)}
-    results.update(dataset=dataclasses.asdict(data_config), skipped=skipped, runs=[str(r) for r in run_dirs])
-    if output is not None:
-        results["written"] = [str(p) for p in report.write_all(results, shown, Path(output))]
-    return results
+__all__ = ["build_parser", "evaluate", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,16 +53,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results = evaluate(args.checkpoints_path, output, args.dataset, args.dataset_path, args.image_size,
                            args.acc_thresh, args.max_images, args.batch_size, args.examples, args.max_pixels)
-    except (runs.RunError, ConfigError) as error:
+    except (RunError, ConfigError) as error:
         parser.error(str(error))
-    except data.DatasetError as error:
+    except DatasetError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(report.terminal_table(results))
     skipped = results["skipped"]
     for name, reason in skipped["names"].items():
         print(f"skipped {name}: {reason}", file=sys.stderr)
-    line = reading.describe_skipped(skipped)
+    line = describe_skipped(skipped)
     if line or skipped["names"]:
         print(f"Skipped {line or 'no images'} of {skipped['files']} read, and {len(skipped['names'])} by name.",
               file=sys.stderr)

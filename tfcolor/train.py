@@ -4,210 +4,65 @@
 
 The original (ImagingLab) code's option names and defaults; each flag sets one `RunConfig` field.
 Re-running with the same `--checkpoints-path` resumes from the newest checkpoint (weights,
-optimizers and step). From Python: `train(config, run_dir)`, with a config from
-`tfcolor.config.resolve`.
+optimizers and step). From Python: `train(config, run_dir)` (`tfcolor.training.loop`), with a
+config from `tfcolor.config.resolve`.
 """
 from __future__ import annotations
 
-import math
+import argparse
 import sys
 import warnings
-from collections.abc import Callable
-from pathlib import Path
 
-import keras
-import tensorflow as tf
+from tfcolor.config import PRESETS, ConfigError, flags
+from tfcolor.config.run_layout import RunError
+from tfcolor.data.photo_files import DatasetError
+from tfcolor.training import runtime
+from tfcolor.training.checkpoints import ResumeError
+from tfcolor.training.loop import TrainingDiverged, train
 
-from tfcolor import callbacks, data, devices, distribution, flags, gan, reading, resume, runs
-from tfcolor.config import ConfigError, RunConfig, incompatible_changes
-
-
-class TrainingDiverged(RuntimeError):
-    """A loss became NaN or infinite; the message names the last good checkpoint."""
+__all__ = ["TrainingDiverged", "build_parser", "main", "train"]
 
 
-def _hparams(config: RunConfig) -> dict[str, object]:
-    flat = {key: value for key, value in config.flat().items() if value is not None}
-    return {key: value if isinstance(value, (bool, int, float, str)) else str(value) for key, value in flat.items()}
-
-
-def _sample_batch(pipelines: data.Pipelines, size: int) -> tuple[tf.Tensor, tf.Tensor] | None:
-    """A fixed batch to show in sample grids: validation images when there are any."""
-    for source in (pipelines.validation, pipelines.train):
-        if source is not None:
-            for batch in source.unbatch().batch(size).take(1):
-                return batch
-    return None
-
-
-def _check_resumable(config: RunConfig, run_dir: Path) -> None:
-    if not (run_dir / runs.CONFIG_FILE).is_file():
-        return
-    changed = incompatible_changes(runs.load_config(run_dir), config)
-    if changed:
-        raise ConfigError(f"{run_dir} holds a run with a different {', '.join(changed)}; "
-                          f"use a new --checkpoints-path for a new model.")
-
-
-def _callbacks(config: RunConfig, run_dir: Path, pipelines: data.Pipelines, saver: callbacks.CheckpointSaver,
-               total_steps: int, report: Callable[[str], None], chief: bool) -> list[keras.callbacks.Callback]:
-    """Every process saves checkpoints and stops at the same step; only the chief writes logs and samples."""
-    found = [saver, callbacks.StopAtStep(total_steps)]
-    if not chief:
-        return found
-    settings = config.train
-    writer = tf.summary.create_file_writer(str(run_dir / runs.LOGS_DIR / "train"))
-    found += [
-        callbacks.BatchScalars(writer=writer, interval=settings.log_interval),
-        callbacks.HParamsSummary(writer=writer, hparams=_hparams(config), trial_id=run_dir.resolve().name),
-        callbacks.SkippedImages(writer=writer, stats=pipelines.stats, report=report),
-        keras.callbacks.TensorBoard(str(run_dir / runs.LOGS_DIR), update_freq="epoch", write_graph=False),
-    ]
-    samples = _sample_batch(pipelines, settings.sample_size) if settings.sample else None
-    if samples is not None:
-        found.append(callbacks.SampleGrids(writer=writer, samples=samples, interval=settings.sample_interval,
-                                           samples_dir=run_dir / runs.SAMPLES_DIR, color_space=config.data.color_space))
-    if settings.log:
-        found.append(keras.callbacks.CSVLogger(str(run_dir / runs.CSV_LOG_FILE), append=True))
-    return found
-
-
-def _restore(model: gan.Colorizer, run_dir: Path, resume_from: str | None, restart: bool, chief: bool,
-             report: Callable[[str], None]) -> str | None:
-    """The checkpoint the run continues from (None: step 0). Only the chief moves checkpoints aside."""
-    if restart:
-        if chief and (aside := resume.restart(run_dir)):
-            report(f"Starting over from step 0; the old checkpoints are in {aside}.")
-        return None
-    if resume_from:
-        return resume.resume_from(model, run_dir, resume_from, set_aside_later=chief)
-    return resume.restore_newest(model, run_dir)
-
-
-def _check_replicas(config: RunConfig, strategy: tf.distribute.Strategy) -> None:
-    replicas = distribution.replicas(strategy)
-    if config.train.batch_size % replicas:
-        raise ConfigError(f"--batch-size {config.train.batch_size} is the global batch: it must split evenly "
-                          f"over the {replicas} replicas of --strategy {config.train.strategy}")
-
-
-def _fit(model: gan.Colorizer, fit: dict, stream: Callable[[int], tf.data.Dataset], steps_per_epoch: int, step: int,
-         total_steps: int, saver: callbacks.CheckpointSaver) -> None:
-    """Finish an interrupted epoch with the batches it had left, then run whole epochs to `total_steps`.
-    Each part reads the training stream (`stream(step)`) from the batch it starts at, as an
-    uninterrupted run would."""
-    epoch, done_in_epoch = divmod(step, steps_per_epoch)
-    if done_in_epoch:
-        model.fit(stream(step), initial_epoch=epoch, epochs=epoch + 1,
-                  steps_per_epoch=min(steps_per_epoch - done_in_epoch, total_steps - step), **fit)
-        epoch += 1
-    if callbacks.trained_batches(model) < total_steps and saver.nan_step is None:
-        # StopAtStep ends the last epoch early when --max-steps falls inside it.
-        model.fit(stream(epoch * steps_per_epoch), initial_epoch=epoch,
-                  epochs=math.ceil(total_steps / steps_per_epoch), steps_per_epoch=steps_per_epoch, **fit)
-
-
-def train(config: RunConfig, run_dir: str | Path, report: Callable[[str], None] = print,
-          resume_from: str | None = None, restart: bool = False,
-          strategy: tf.distribute.Strategy | None = None) -> str | None:
-    """Train (or resume) the run in `run_dir` until `config`'s epochs or max_steps; returns the newest checkpoint.
-
-    It resumes from the run's newest checkpoint, or from `resume_from` (`ckpt-N`); `restart` moves
-    the run's checkpoints aside and starts from step 0. Under `strategy` (default: the current one,
-    e.g. `distribution.make_strategy(config.train.strategy)`) the model, its optimizers and metrics
-    are built in its scope and `config.train.batch_size` is the global batch.
-
-    Raises:
-        ResumeError: the run's newest checkpoint (or its state file) cannot be read; nothing was changed.
-        ConfigError: `config` is invalid, or `run_dir` holds a run of another model.
-        DatasetError: the dataset is missing or holds no usable image.
-        TrainingDiverged: a loss became NaN or infinite (the newest checkpoint is the last good one).
-    """
-    config.validate()
-    run_dir = Path(run_dir)
-    strategy = strategy or tf.distribute.get_strategy()
-    chief = distribution.is_chief(strategy)
-    _check_resumable(config, run_dir)
-    _check_replicas(config, strategy)
-    keras.utils.set_random_seed(config.train.seed)
-    settings = config.train
-    pipelines = data.make_pipelines(config.data, settings.batch_size, settings.seed, validate=settings.validate,
-                                    workers=distribution.workers(strategy))
-    for name, reason in pipelines.stats.unlisted.items():
-        report(f"skipped {name}: {reason}")
-    if not pipelines.has_images():
-        counts = pipelines.stats.as_dict()
-        skipped = reading.describe_skipped(counts) or "none skipped"
-        raise data.DatasetError(f"no usable training images ({skipped}, of {counts['files']} read); "
-                                f"check --dataset-path.")
-    precision = devices.resolve_precision(settings.precision)
-    xla = devices.use_xla(settings.jit_compile)
-    if chief:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    with strategy.scope():
-        model = gan.build_colorizer(config, jit_compile=xla, precision=precision)
-        restored = _restore(model, run_dir, resume_from, restart, chief, report)
-    if restored:
-        report(f"Resuming from step {callbacks.trained_batches(model)} ({restored}).")
-    with distribution.checkpoint_dir(run_dir, strategy) as saving_dir:
-        manager = runs.checkpoint_manager(model, saving_dir)
-        if chief:
-            (run_dir / runs.CONFIG_FILE).write_text(config.to_json(), encoding="utf-8")
-        _train_to_the_end(config, run_dir, pipelines, model, manager, strategy, report,
-                          f"{precision}{', XLA' if xla else ''}")
-        latest = manager.latest_checkpoint if chief else tf.train.latest_checkpoint(str(run_dir / runs.CHECKPOINTS_DIR))
-    report(f"Checkpoints: {run_dir / runs.CHECKPOINTS_DIR} (latest {latest})")
-    report(f"Samples:     {run_dir / runs.SAMPLES_DIR}")
-    report(f"TensorBoard: tensorboard --logdir {run_dir / runs.LOGS_DIR}")
-    return latest
-
-
-def _train_to_the_end(config: RunConfig, run_dir: Path, pipelines: data.Pipelines, model: gan.Colorizer,
-                      manager: tf.train.CheckpointManager, strategy: tf.distribute.Strategy,
-                      report: Callable[[str], None], numerics: str) -> None:
-    settings = config.train
-    steps_per_epoch = pipelines.steps_per_epoch
-    total_steps = settings.epochs * steps_per_epoch
-    if settings.max_steps:
-        total_steps = min(total_steps, settings.max_steps)
-    saver = callbacks.CheckpointSaver(manager, settings.save_interval, enabled=settings.save)
-    step = callbacks.trained_batches(model)
-    if step >= total_steps:
-        report(f"{run_dir} is already trained to step {step}; raise --epochs or --max-steps to train further.")
-        return
-    chief = distribution.is_chief(strategy)
-    validation, validation_steps = distribution.validation_data(strategy, pipelines, settings.batch_size)
-    fit = dict(
-        validation_data=validation, validation_steps=validation_steps, validation_freq=settings.validate_interval,
-        shuffle=False, callbacks=_callbacks(config, run_dir, pipelines, saver, total_steps, report, chief),
-        verbose=1 if sys.stdout.isatty() else 2,
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tfcolor.train",
+        description="Train the colorization GAN (Nazeri et al. 2018) or its U-Net baseline on Lab images.",
+        epilog="Defaults come from the dataset's preset (the original's published settings): "
+        + "; ".join(
+            f"{name}: batch {p.train.batch_size}, {p.train.epochs} epochs, {p.data.image_size}px, "
+            f"{p.model.network_preset} network"
+            for name, p in PRESETS.items()
+        )
+        + ". Everything else: seed 100, lr 3e-4 (discriminator 3e-5), beta1 0, l1-weight 100, "
+        "lr decay 0.1 per 1e5 batches, acc-thresh 2. Resuming keeps the saved run's settings.",
     )
-    replicas = distribution.replicas(strategy)
-    spread = f", {replicas} replicas of {settings.batch_size // replicas}" if replicas > 1 else ""
-    report(f"Training {config.model.model} on {config.data.dataset}: {pipelines.train_examples} images, "
-           f"{steps_per_epoch} batches of {settings.batch_size} per epoch{spread}, until step {total_steps} "
-           f"({numerics}).")
-    stream = distribution.training_stream(strategy, pipelines, settings.batch_size)
-    with distribution.fitting(model, strategy):
-        _fit(model, fit, stream, steps_per_epoch, step, total_steps, saver)
-    if saver.nan_step is not None:
-        raise TrainingDiverged(f"a loss became NaN or infinite at step {saver.nan_step}; training stopped. "
-                               f"Last good checkpoint: {manager.latest_checkpoint or 'none (none was saved before)'}.")
+    parser.add_argument("--config", metavar="FILE",
+                        help="start from this run config JSON (e.g. tune's best_config.json); flags override it")
+    flags.add_run_flag(parser, "run directory for checkpoints, logs, samples and config "
+                 "(default: checkpoints/<name>); re-running with it resumes")
+    flags.add_config_flags(parser)
+    parser.add_argument("--gpu-ids", help="comma-separated GPU indices to use, -1 for CPU only")
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument("--resume-from", metavar="ckpt-N",
+                        help="resume from this checkpoint of the run instead of the newest (newer ones are moved aside)")
+    choice.add_argument("--restart", action="store_true",
+                        help="start the run over from step 0 (its checkpoints are moved aside, never deleted)")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     # The validation set's length is unknown until read (skipped images); its end is not a problem.
     warnings.filterwarnings("ignore", message="Your input ran out of data")
-    parser = flags.build_parser()
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         config, run_dir = flags.resolve_run(args)
-        devices.select_gpus(args.gpu_ids)
-        strategy = distribution.make_strategy(config.train.strategy)
+        runtime.select_gpus(args.gpu_ids)
+        strategy = runtime.make_strategy(config.train.strategy)
         train(config, run_dir, resume_from=args.resume_from, restart=args.restart, strategy=strategy)
-    except (ConfigError, runs.RunError) as error:
+    except (ConfigError, RunError) as error:
         parser.error(str(error))
-    except (data.DatasetError, TrainingDiverged, resume.ResumeError) as error:
+    except (DatasetError, TrainingDiverged, ResumeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -20,7 +20,10 @@ import keras
 import keras_tuner
 import tensorflow as tf
 
-from tfcolor import data, devices, flags, gan
+from tfcolor.data.pipelines import make_pipelines
+from tfcolor.training import runtime
+from tfcolor.config import flags
+from tfcolor.models import factory
 from tfcolor.config import ConfigError, RunConfig, general_unet, network_depth, resolve
 
 OBJECTIVES = {"accuracy": keras_tuner.Objective("val_accuracy", "max"), "l1": keras_tuner.Objective("val_l1", "min")}
@@ -53,8 +56,8 @@ class ColorizationHyperModel(keras_tuner.HyperModel):
 
     def build(self, hp):
         config = self.config_for(hp)
-        model = gan.build_colorizer(config, jit_compile=devices.use_xla(config.train.jit_compile),
-                                    precision=devices.resolve_precision(config.train.precision))
+        model = factory.build_colorizer(config, jit_compile=runtime.use_xla(config.train.jit_compile),
+                                    precision=runtime.resolve_precision(config.train.precision))
         size = config.data.image_size
         model(tf.zeros((1, size, size, 1)))  # built, so keras-tuner can save the best epoch's weights
         return model
@@ -92,9 +95,9 @@ def search(base: RunConfig, directory: str | Path, algorithm: str = "bayesian", 
     base.validate()
     directory = Path(directory)
     keras.utils.set_random_seed(base.train.seed)
-    pipelines = data.make_pipelines(base.data, base.train.batch_size, base.train.seed)
+    pipelines = make_pipelines(base.data, base.train.batch_size, base.train.seed)
     if pipelines.validation is None:
-        raise data.DatasetError("the search needs validation images to score trials.")
+        raise pipelines.DatasetError("the search needs validation images to score trials.")
     hypermodel = ColorizationHyperModel(base, tuple(widths))
     epochs = base.train.epochs
     tuner = make_tuner(algorithm, hypermodel, objective, max_trials, epochs, directory, base.train.seed)
@@ -138,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     directory = Path(args.directory)
     try:
         best, trial = search(base, directory, args.algorithm, args.objective, args.max_trials, tuple(args.widths))
-    except data.DatasetError as error:
+    except pipelines.DatasetError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"Best trial {trial.trial_id}: {OBJECTIVES[args.objective].name} = {trial.score:.4f} "

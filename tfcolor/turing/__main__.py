@@ -17,7 +17,10 @@ import datetime
 import sys
 from pathlib import Path
 
-from tfcolor import data, flags, runs
+from tfcolor.config import run_layout
+from tfcolor.models import restoring
+from tfcolor.data import pipelines
+from tfcolor.config import flags
 from tfcolor.config import DATASETS, ConfigError
 from tfcolor.turing import page
 from tfcolor.turing.pairs import build_pairs
@@ -47,14 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.size <= 0 or args.delay < 0:
         parser.error("--size must be positive and --delay not negative")
     try:
-        config, model = runs.load_model(args.checkpoints_path)
-    except (runs.RunError, ConfigError) as error:
+        config, model = restoring.load_colorizer(args.checkpoints_path)
+    except (run_layout.RunError, ConfigError) as error:
         parser.error(str(error))
-    data_config = runs.held_out_data(config.data, args.dataset, args.dataset_path)
+    data_config = run_layout.held_out_data(config.data, args.dataset, args.dataset_path)
     try:
-        images, _ = data.evaluation_set(data_config, batch_size=16, limit=args.size)
+        images, _ = pipelines.evaluation_set(data_config, batch_size=16, limit=args.size)
         pairs = build_pairs(model, images, args.size)
-    except data.DatasetError as error:
+    except pipelines.DatasetError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     if not pairs:

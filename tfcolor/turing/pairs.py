@@ -6,8 +6,9 @@ import dataclasses
 
 import tensorflow as tf
 
-from tfcolor import color, inference
-from tfcolor.gan import Colorizer
+from tfcolor.data import color
+from tfcolor.models import inference
+from tfcolor.models.colorizer import Colorizer
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tfcolor import config_rules, runs
-from tfcolor.config import DEFAULT_MAX_PIXELS, NETWORK_PRESETS, PRESETS, RunConfig, preset_for, resolve
+from tfcolor.config import DEFAULT_MAX_PIXELS, NETWORK_PRESETS, RunConfig, preset_for, resolve, rules
+from tfcolor.config.run_layout import CONFIG_FILE, load_config
 
 _BOOL = "BOOL"
 
@@ -23,16 +23,16 @@ def _choices(names) -> str:
 # -> `lr_decay_steps`); `network`, `base_filters` and `depth` choose a whole network table.
 CONFIG_FLAGS: dict[str, tuple[str, str | None]] = {
     "--dataset": ("dataset to train on; `demo` is the embedded default; `tfrecord`: shards written by "
-                  "python -m tfcolor.shards", _choices(config_rules.DATASETS)),
+                  "python -m tfcolor.shards", _choices(rules.DATASETS)),
     "--dataset-path": ("where the dataset lives (not needed for demo)", "PATH"),
     "--name": ("experiment name (default: the dataset's)", None),
-    "--model": ("`gan` (the paper) or `unet` (L1-only baseline)", _choices(config_rules.MODELS)),
+    "--model": ("`gan` (the paper) or `unet` (L1-only baseline)", _choices(rules.MODELS)),
     "--network": ("network tables: the original cifar10 (32x32), places365 (256x256) or the narrower demo U-Net",
                   _choices(NETWORK_PRESETS)),
     "--base-filters": ("general U-Net: filters of the first unit (with --depth)", "N"),
     "--depth": ("general U-Net: number of stride-2 units (with --base-filters)", "N"),
     "--image-size": ("training patch size; a multiple of 2**depth", "PIXELS"),
-    "--color-space": ("what the network predicts", _choices(config_rules.COLOR_SPACES)),
+    "--color-space": ("what the network predicts", _choices(rules.COLOR_SPACES)),
     "--seed": ("random seed (data order, augmentation, initial weights)", "N"),
     "--batch-size": ("images per batch: the global batch, split evenly over the replicas of --strategy", "N"),
     "--epochs": ("epochs to train (an epoch is one pass over the training images)", "N"),
@@ -55,11 +55,11 @@ CONFIG_FLAGS: dict[str, tuple[str, str | None]] = {
     "--ema-decay": ("keep an exponential moving average of the generator's weights with this decay and use "
                     "it to validate, sample, colorize and export (0: off)", "DECAY"),
     "--jit-compile": ("XLA: auto = on with a GPU, off on CPU (measured slower there)",
-                      _choices(config_rules.JIT_SETTINGS)),
+                      _choices(rules.JIT_SETTINGS)),
     "--precision": ("float32 or Keras mixed precision; auto = mixed_float16 on GPUs that gain from it, "
-                    "else float32", _choices(config_rules.PRECISIONS)),
+                    "else float32", _choices(rules.PRECISIONS)),
     "--strategy": ("tf.distribute strategy; auto = multi-worker when TF_CONFIG names a cluster, mirrored "
-                   "over all GPUs when there are several, else one device", _choices(config_rules.STRATEGIES)),
+                   "over all GPUs when there are several, else one device", _choices(rules.STRATEGIES)),
     "--save": ("save checkpoints", _BOOL),
     "--save-interval": ("save a checkpoint every N batches", "N"),
     "--sample": ("save sample grids (gray | original | colorized)", _BOOL),
@@ -113,33 +113,6 @@ def config_overrides(args: argparse.Namespace) -> dict[str, str]:
     return {key: value for key, value in vars(args).items() if key in names and value is not None}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m tfcolor.train",
-        description="Train the colorization GAN (Nazeri et al. 2018) or its U-Net baseline on Lab images.",
-        epilog="Defaults come from the dataset's preset (the original's published settings): "
-        + "; ".join(
-            f"{name}: batch {p.train.batch_size}, {p.train.epochs} epochs, {p.data.image_size}px, "
-            f"{p.model.network_preset} network"
-            for name, p in PRESETS.items()
-        )
-        + ". Everything else: seed 100, lr 3e-4 (discriminator 3e-5), beta1 0, l1-weight 100, "
-        "lr decay 0.1 per 1e5 batches, acc-thresh 2. Resuming keeps the saved run's settings.",
-    )
-    parser.add_argument("--config", metavar="FILE",
-                        help="start from this run config JSON (e.g. tune's best_config.json); flags override it")
-    add_run_flag(parser, "run directory for checkpoints, logs, samples and config "
-                 "(default: checkpoints/<name>); re-running with it resumes")
-    add_config_flags(parser)
-    parser.add_argument("--gpu-ids", help="comma-separated GPU indices to use, -1 for CPU only")
-    choice = parser.add_mutually_exclusive_group()
-    choice.add_argument("--resume-from", metavar="ckpt-N",
-                        help="resume from this checkpoint of the run instead of the newest (newer ones are moved aside)")
-    choice.add_argument("--restart", action="store_true",
-                        help="start the run over from step 0 (its checkpoints are moved aside, never deleted)")
-    return parser
-
-
 def resolve_run(args: argparse.Namespace) -> tuple[RunConfig, Path]:
     """The run's config and directory: `--config FILE`, else the config saved in the run directory
     when resuming, else the dataset's preset; the flags given override whichever it is.
@@ -153,5 +126,5 @@ def resolve_run(args: argparse.Namespace) -> tuple[RunConfig, Path]:
         return config, Path(args.checkpoints_path or Path("checkpoints") / config.train.name)
     name = overrides.get("name") or preset_for(overrides.get("dataset")).train.name
     run_dir = Path(args.checkpoints_path or Path("checkpoints") / name)
-    saved = runs.load_config(run_dir) if (run_dir / runs.CONFIG_FILE).is_file() else None
+    saved = load_config(run_dir) if (run_dir / CONFIG_FILE).is_file() else None
     return resolve(overrides, base=saved), run_dir

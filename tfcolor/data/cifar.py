@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfcolor.photo_files import DatasetError
+from tfcolor.data.photo_files import DatasetError
 
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCHES = ("test_batch",)

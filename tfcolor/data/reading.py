@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from tfcolor import color
-from tfcolor.images import decode_rgb, encoded_size, is_grayscale, over_pixel_limit
-from tfcolor.photo_files import DatasetError
-from tfcolor.tfrecord_source import ShardedSplit
+from tfcolor.data import color
+from tfcolor.data.images import decode_rgb, encoded_size, is_grayscale, over_pixel_limit
+from tfcolor.data.photo_files import DatasetError
+from tfcolor.data.shard_reader import ShardedSplit
 
 AUTOTUNE = tf.data.AUTOTUNE
 

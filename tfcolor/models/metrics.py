@@ -14,7 +14,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfcolor import color
+from tfcolor.data import color
 
 AB_TOLERANCE_FACTOR = 2.2
 AUC_MAX_THRESHOLD = 150

@@ -1,15 +1,15 @@
 """`tf.data` pipelines that turn a photo dataset into `(l_scaled, color_scaled)` batches.
 
 Sources (file formats and layouts):
-- `cifar10`: the official python batches (see `tfcolor.cifar`).
+- `cifar10`: the official python batches (see `tfcolor.data.cifar`).
 - `places365`: `data_256/**.jpg` (train) and `val_256/*.jpg` (validation), or the original code's cached
   file lists `train.flist` / `test.flist` (one path a line) when present.
 - `folder`: any folder of photos, recursive (jpg, png, bmp, gif first frame, webp); a
   `train/` + `val/` pair of sub-folders is used as the split when present, else 5% is held out.
-- `tfrecord`: TFRecord shards of any of these, written by `python -m tfcolor.shards` (see `tfcolor.tfrecord_source`).
-- `demo`: the embedded photos of `tfcolor.demo_data`.
+- `tfrecord`: TFRecord shards of any of these, written by `python -m tfcolor.shards` (see `tfcolor.data.shard_reader`).
+- `demo`: the embedded photos of `tfcolor.data.demo`.
 
-Bad photos are skipped and counted as `tfcolor.reading` reads them (`reading.PipelineStats`).
+Bad photos are skipped and counted as `tfcolor.data.reading` reads them (`reading.PipelineStats`).
 """
 from __future__ import annotations
 
@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from tfcolor import cifar, color, demo_data, reading
-from tfcolor.images import random_square_crop, resize_shorter_side
+from tfcolor.data import cifar, color, demo, reading
+from tfcolor.data.images import random_square_crop, resize_shorter_side
 from tfcolor.config import DATASETS, DataConfig
-from tfcolor.photo_files import DatasetError, folder_files, places365_files
-from tfcolor.tfrecord_source import ShardedSplit, open_splits
+from tfcolor.data.photo_files import DatasetError, folder_files, places365_files
+from tfcolor.data.shard_reader import ShardedSplit, open_splits
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -63,11 +63,11 @@ def crop_scale(config: DataConfig) -> tuple[float, float]:
     the original code; the demo's fixed patch scale for the embedded photos)."""
     if config.crop_scale is not None:
         return tuple(config.crop_scale)
-    return demo_data.DEFAULT_CROP_SCALE if config.dataset == "demo" else (1.0, 1.0)
+    return demo.DEFAULT_CROP_SCALE if config.dataset == "demo" else (1.0, 1.0)
 
 
 def _pipeline_crop_scale(config: DataConfig) -> tuple[float, float]:
-    """The scales cut in the pipeline: the demo's patches come cut at theirs (`demo_data.patches`)."""
+    """The scales cut in the pipeline: the demo's patches come cut at theirs (`demo.patches`)."""
     return (1.0, 1.0) if config.dataset == "demo" else crop_scale(config)
 
 
@@ -122,7 +122,7 @@ def _sources(config: DataConfig, seed: int, skipped: dict[str, str]
     if config.dataset not in DATASETS:
         raise DatasetError(f"Unknown dataset {config.dataset!r}; expected one of {DATASETS}.")
     if config.dataset == "demo":
-        return demo_data.patches(config.image_size, config.demo_patches, seed, crop_scale(config))
+        return demo.patches(config.image_size, config.demo_patches, seed, crop_scale(config))
     if not config.dataset_path:
         raise DatasetError(f"--dataset {config.dataset} needs --dataset-path.")
     if not Path(config.dataset_path).exists():

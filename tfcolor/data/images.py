@@ -1,13 +1,13 @@
 """One photo's bytes to pixels: decoding any common format, resizing, telling grayscale from colour.
 
-Shared by the training pipelines (`tfcolor.data`), inference (`tfcolor.inference`) and the
+Shared by the training pipelines (`tfcolor.data.pipelines`), inference (`tfcolor.models.inference`) and the
 exported signatures (`export/`), so a photo is read the same way everywhere. Graph code only.
 """
 from __future__ import annotations
 
 import tensorflow as tf
 
-from tfcolor import color
+from tfcolor.data import color
 from tfcolor.config import DEFAULT_MAX_PIXELS
 
 # Channels that differ by no more than this (JPEG noise on a gray scan) still count as grayscale.

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from tfcolor.photo_files import DatasetError
+from tfcolor.data.photo_files import DatasetError
 
 MANIFEST = "manifest.json"
 FORMAT = "tfcolor-shards/1"

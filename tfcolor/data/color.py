@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from tfcolor.config_rules import COLOR_SPACES
+from tfcolor.config.rules import COLOR_SPACES
 
 _RGB_TO_XYZ = [
     [0.412453, 0.357580, 0.180423],

@@ -1,4 +1,4 @@
-"""Training callbacks: checkpoints with a NaN guard, early stop, and one TensorBoard summary job each.
+"""Training callbacks: early stop, and one TensorBoard summary job each (checkpoints: `training.checkpoints`).
 
 Batch-level summaries use the model's own `trained_batches` counter as their step, so a resumed
 run continues its curves where the interrupted one stopped.
@@ -14,50 +14,11 @@ import numpy as np
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
 
-from tfcolor import color, grids, optimizers
-from tfcolor.reading import PipelineStats, describe_skipped
-
-
-def trained_batches(model: keras.Model) -> int:
-    return int(model.trained_batches.numpy())
-
-
-def _weights_finite(model: keras.Model) -> bool:
-    return all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in model.trainable_variables)
-
-
-class CheckpointSaver(keras.callbacks.Callback):
-    """Saves every `interval` batches and when training ends; stops training on a non-finite loss.
-
-    A checkpoint is only written while every logged value and every weight is finite, so the newest
-    checkpoint is always a good one. `nan_step` tells the caller where training broke down.
-    """
-
-    def __init__(self, manager: tf.train.CheckpointManager, interval: int, enabled: bool = True):
-        super().__init__()
-        self.manager = manager
-        self.interval = interval
-        self.enabled = enabled
-        self.nan_step: int | None = None
-
-    def save(self) -> str | None:
-        if not self.enabled or self.nan_step is not None or not _weights_finite(self.model):
-            return None
-        step = trained_batches(self.model)
-        if self.manager.latest_checkpoint and self.manager.latest_checkpoint.endswith(f"-{step}"):
-            return self.manager.latest_checkpoint
-        return self.manager.save(checkpoint_number=step)
-
-    def on_train_batch_end(self, batch, logs=None):
-        if any(not math.isfinite(float(value)) for value in (logs or {}).values()):
-            self.nan_step = trained_batches(self.model)
-            self.model.stop_training = True
-            return
-        if self.interval and trained_batches(self.model) % self.interval == 0:
-            self.save()
-
-    def on_train_end(self, logs=None):
-        self.save()
+from tfcolor.data import color
+from tfcolor.evaluation import grids
+from tfcolor.models import optimizers
+from tfcolor.data.reading import PipelineStats, describe_skipped
+from tfcolor.training.checkpoints import trained_batches
 
 
 class StopAtStep(keras.callbacks.Callback):

@@ -16,16 +16,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tfcolor import config_rules
-from tfcolor.config_rules import ConfigError
+from tfcolor.config import rules
+from tfcolor.config.rules import ConfigError
 
 __all__ = ["ConfigError", "DataConfig", "ModelConfig", "TrainConfig", "RunConfig", "resolve", "preset_for"]
 
-DATASETS = config_rules.DATASETS
+DATASETS = rules.DATASETS
 # Photos with more pixels are skipped before decoding (a 20000x20000 PNG is 1.2 MB on disk, 4.8 GB
 # decoded). The one default of training data, colorize, evaluate and the exported signatures.
 DEFAULT_MAX_PIXELS = 50_000_000
-CUSTOM_NETWORK = config_rules.CUSTOM_NETWORK
+CUSTOM_NETWORK = rules.CUSTOM_NETWORK
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,7 +104,7 @@ class RunConfig:
 
         `needs_dataset=False` skips the one rule that only training needs (a dataset path for datasets
         read from disk), for building a model from a preset alone."""
-        config_rules.check(self, (*NETWORK_PRESETS, CUSTOM_NETWORK), needs_dataset)
+        rules.check(self, (*NETWORK_PRESETS, CUSTOM_NETWORK), needs_dataset)
         return self
 
     def override(self, overrides: Mapping[str, Any]) -> "RunConfig":
@@ -133,7 +133,7 @@ class RunConfig:
             given = values.get(name, {})
             if not isinstance(given, Mapping):
                 raise ConfigError(f"config section {name!r} must be an object, got {type(given).__name__}")
-            fields = config_rules.coerce_section(name, section_type, given)
+            fields = rules.coerce_section(name, section_type, given)
             sections[name] = section_type(**fields)
         return cls(**sections).validate(needs_dataset=False)
 
@@ -232,7 +232,7 @@ def preset_for(dataset: str | None = None, image_size: int | None = None) -> Run
     """The dataset's preset (the original's published settings); a folder or shards trained below 128 px
     get the CIFAR-10 network, which suits small images."""
     dataset = dataset or "demo"
-    config_rules.check_choice("data.dataset", dataset, DATASETS)
+    rules.check_choice("data.dataset", dataset, DATASETS)
     preset = PRESETS[dataset]
     if dataset in ("folder", "tfrecord") and image_size and image_size < 128:
         preset = dataclasses.replace(preset, model=NETWORK_PRESETS["cifar10"])
@@ -251,17 +251,17 @@ def resolve(overrides: Mapping[str, Any] | None = None, base: RunConfig | None =
         ConfigError: an unknown name, or a value of the wrong type or out of range; the message names
             the field, its flag, and what is allowed.
     """
-    typed = config_rules.coerce_overrides({k: v for k, v in (overrides or {}).items() if v is not None}, SECTIONS)
+    typed = rules.coerce_overrides({k: v for k, v in (overrides or {}).items() if v is not None}, SECTIONS)
     if base is None:
         base = preset_for(typed.get("data.dataset"), typed.get("data.image_size"))
     model = base.model
     if "network" in typed:
-        config_rules.check_choice("network", typed["network"], tuple(NETWORK_PRESETS))
+        rules.check_choice("network", typed["network"], tuple(NETWORK_PRESETS))
         model = dataclasses.replace(NETWORK_PRESETS[typed["network"]], model=model.model)
     if "base_filters" in typed or "depth" in typed:
         width = typed.get("base_filters", model.generator_filters[0])
         depth = typed.get("depth", network_depth(model))
-        config_rules.check_network_shortcuts(width, depth)
+        rules.check_network_shortcuts(width, depth)
         model = general_unet(width, depth, model.model)
     sections = {"data": base.data, "model": model, "train": base.train}
     for name in sections:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from tfcolor import color
-from tfcolor.images import resize_shorter_side
-from tfcolor.gan import Colorizer
+from tfcolor.data import color
+from tfcolor.data.images import resize_shorter_side
+from tfcolor.models.colorizer import Colorizer
 
 
 def predict_lab(model: Colorizer, rgb: tf.Tensor) -> tf.Tensor:

@@ -9,7 +9,7 @@ Limits: six photos are far too few to learn general colorization; a model traine
 these scenes' palettes (skin, fur, sky, metal) and shows the pipeline working end to end in minutes,
 no more. Train on CIFAR-10 or Places365 for real results.
 
-`python -m tfcolor.demo_data OUT_DIR` writes the held-back photos as PNGs.
+`python -m tfcolor.data.demo OUT_DIR` writes the held-back photos as PNGs.
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from tfcolor import grids
+from tfcolor.evaluation import grids
 
 COLUMNS = ("kind", "accuracy", "psnr", "ssim", "auc", "colorfulness")
 

@@ -1,0 +1,48 @@
+"""What one call of an exported model accepts, and the file in a version folder that records it.
+
+Standard library and `tfcolor.config` only (no TensorFlow, no model code), so a server can read an
+export's limits without loading what builds the export.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from tfcolor.config import DEFAULT_MAX_PIXELS, ConfigError
+
+DEFAULT_MAX_BATCH = 64
+# Beside TF-Serving's warm-up records: TF-Serving ignores other files in assets.extra, and a server
+# (the dev server) reads the limits there without loading the graph, to refuse a request before it
+# runs. The graph's own checks stay authoritative; this file only lets a server refuse earlier.
+LIMITS_FILE = Path("assets.extra") / "tfcolor_limits.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """What one call of a signature accepts.
+
+    Args:
+        max_pixels: height x width of one image (encoded or decoded); larger ones are refused.
+        max_batch: images per call (the N of every signature's `[N, ...]` input).
+    """
+
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_batch: int = DEFAULT_MAX_BATCH
+
+    def __post_init__(self):
+        for name, value in dataclasses.asdict(self).items():
+            if not isinstance(value, int) or value <= 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
+
+    def write(self, version_dir: Path) -> Path:
+        path = Path(version_dir) / LIMITS_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(dataclasses.asdict(self)))
+        return path
+
+    @classmethod
+    def read(cls, version_dir: Path) -> Limits | None:
+        """The limits an export recorded, or None for an export older than the limits file."""
+        path = Path(version_dir) / LIMITS_FILE
+        return cls(**json.loads(path.read_text())) if path.is_file() else None

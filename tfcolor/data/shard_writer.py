@@ -1,0 +1,245 @@
+"""Writing a photo dataset as TFRecord shards, for `--dataset tfrecord` (`tfcolor.data.shard_reader` reads them).
+
+Places365 is 1.8 million files; opening each one costs more than reading it on network and cold
+disks. Shards hold a few hundred photos each, read in long sequential runs. Each photo is stored as
+it is on disk (its JPEG/PNG/... bytes; CIFAR-10's arrays as PNG) in a `tf.train.Example` with
+`image/encoded`, `image/height`, `image/width` and `image/source` (its name in the dataset), so
+training decodes, crops and augments it exactly as it does the original files.
+
+The photos and the train/validation split are those training on the original would use (the same
+listing); the training photos are written in a shuffled order (seed 0), so every shard holds a mix of
+the dataset. Corrupt, grayscale and oversized photos, and names that are not UTF-8, are left out and
+listed with their reason in `manifest.json`, with every shard's count, byte size and sha256.
+
+Writing is atomic: shards are written under hidden temporary names and renamed into place at the end,
+then the manifest is written (temp + rename) last, and only the manifest makes the folder a dataset.
+A killed run leaves temporaries that the next run removes; a folder that holds a complete manifest
+is not written again without `--overwrite`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from tfcolor import __version__
+from tfcolor.data import cifar, reading
+from tfcolor.config import DEFAULT_MAX_PIXELS
+from tfcolor.data.images import is_grayscale, over_pixel_limit
+from tfcolor.data.photo_files import DatasetError, folder_files, places365_files, printable
+from tfcolor.data.shard_reader import ENCODED, FORMAT, MANIFEST, SPLITS, read_manifest, sha256_of
+
+SOURCE_DATASETS = ("places365", "folder", "cifar10")
+DEFAULT_SHARD_SIZE = 1024
+WRITE_ORDER_SEED = 0
+SKIP_REASONS = {"corrupt": "corrupt or unreadable", "grayscale": "grayscale", "oversized": "over the pixel limit",
+                "unlisted": "name is not valid UTF-8"}
+_TEMPORARY_SUFFIX = ".partial"
+_SHARD_NAME = re.compile(r"(train|validation)-\d{5}-of-\d{5}\.tfrecord")
+
+
+class ShardsExist(DatasetError):
+    """The output folder already holds a complete set of shards."""
+
+
+@dataclasses.dataclass
+class _Listing:
+    """One split of the source as training lists it: names (for `image/source` and the manifest) and
+    how to get item i's encoded bytes in a graph."""
+
+    names: list[str]
+    contents_of: Callable[[tf.Tensor], tf.Tensor]
+    unlisted: dict[str, str]
+    paths: list[str] | None = None  # files, to say why one could not be read
+
+
+def _file_listing(paths: list[str], root: Path, unlisted: dict[str, str]) -> _Listing:
+    files = tf.constant([os.fsencode(path) for path in paths], tf.string, shape=[len(paths)])
+    return _Listing([os.path.relpath(path, root) for path in paths], lambda i: tf.io.read_file(files[i]), unlisted,
+                    paths)
+
+
+def _array_listing(images: np.ndarray, split: str) -> _Listing:
+    pixels = tf.constant(images)
+    return _Listing([f"{split}[{i}]" for i in range(len(images))], lambda i: tf.io.encode_png(pixels[i]), {})
+
+
+def _why_unreadable(listing: _Listing, item: int, max_pixels: int) -> str:
+    """The reason colorize would give for a photo the parallel check dropped (read again, alone)."""
+    if listing.paths is not None:
+        try:
+            reading.read_photo(Path(listing.paths[item]), max_pixels)
+        except reading.PhotoSkipped as error:
+            return str(error)
+    return SKIP_REASONS["corrupt"]
+
+
+def _listings(dataset: str, root: Path) -> dict[str, _Listing]:
+    """{"train": ..., "validation": ...} of a source dataset, listed as `tfcolor.data.pipelines` lists it for training."""
+    if dataset == "cifar10":
+        try:
+            return {"train": _array_listing(cifar.load_split(root, True), "train"),
+                    "validation": _array_listing(cifar.load_split(root, False), "test")}
+        except FileNotFoundError as error:
+            raise DatasetError(str(error)) from None
+    skipped: dict[str, dict[str, str]] = {"train": {}, "validation": {}}
+    if dataset == "places365":
+        train = places365_files(root, True, skipped["train"])
+        validation = places365_files(root, False, skipped["validation"])
+    else:
+        unlisted: dict[str, str] = {}
+        train, validation = folder_files(root, unlisted)
+        for name, reason in unlisted.items():  # a `val/` sub-folder's files are the validation split's
+            in_validation = (root / "val").is_dir() and Path(name).is_relative_to(printable(root / "val"))
+            skipped["validation" if in_validation else "train"][name] = reason
+    relative = {split: {os.path.relpath(name, printable(root)): reason for name, reason in names.items()}
+                for split, names in skipped.items()}
+    return {"train": _file_listing(train, root, relative["train"]),
+            "validation": _file_listing(validation, root, relative["validation"])}
+
+
+def _checked_photos(listing: _Listing, order: np.ndarray, max_pixels: int) -> tf.data.Dataset:
+    """(position, item, encoded, height, width, oversized, grayscale) for the items `order` names, read and
+    decoded in parallel; an item that cannot be read or decoded leaves a gap in the positions."""
+    def check(position, item):
+        encoded = listing.contents_of(item)
+        rgb, oversized = reading.decode_within_limit(encoded, None, max_pixels)
+        grayscale = tf.logical_not(oversized) & is_grayscale(rgb)
+        return position, item, encoded, tf.shape(rgb)[0], tf.shape(rgb)[1], oversized, grayscale
+
+    items = tf.data.Dataset.from_tensor_slices(tf.constant(order, tf.int64, shape=[len(order)])).enumerate()
+    return items.map(check, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).ignore_errors()
+
+
+def _example(encoded: bytes, height: int, width: int, name: str) -> bytes:
+    def feature(value):
+        if isinstance(value, bytes):
+            return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+
+    features = {ENCODED: feature(encoded), "image/height": feature(height), "image/width": feature(width),
+                "image/source": feature(name.encode("utf-8", errors="backslashreplace"))}
+    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
+
+
+def _synced(path: Path) -> None:
+    with open(path, "rb") as file:
+        os.fsync(file.fileno())
+
+
+def _temporary(output: Path, name: str) -> Path:
+    return output / f".{name}{_TEMPORARY_SUFFIX}"
+
+
+def _write_split(split: str, listing: _Listing, output: Path, shard_size: int, max_pixels: int,
+                 temporaries: list[Path], progress: Callable[[str], None]) -> dict:
+    """The split's photos into temporary shards of `shard_size` (added to `temporaries` as they are
+    opened); its manifest entry, whose shard files are still the temporaries' names."""
+    count = len(listing.names)
+    order = np.random.default_rng(WRITE_ORDER_SEED).permutation(count) if split == "train" else np.arange(count)
+    skipped = dict(listing.unlisted)
+    counts = {"corrupt": 0, "grayscale": 0, "oversized": 0, "unlisted": len(listing.unlisted)}
+    shards: list[dict] = []
+    writer, in_shard, last = None, 0, -1
+
+    def skip(item: int, kind: str, reason: str | None = None) -> None:
+        counts[kind] += 1
+        skipped[listing.names[item]] = reason or SKIP_REASONS[kind]
+
+    def close_shard() -> None:
+        writer.close()
+        _synced(temporaries[-1])
+        shards.append({"file": temporaries[-1].name, "examples": in_shard, "bytes": temporaries[-1].stat().st_size,
+                       "sha256": sha256_of(temporaries[-1])})
+        progress(f"{split}: shard {len(shards)} written ({sum(s['examples'] for s in shards)} photos)")
+
+    for element in _checked_photos(listing, order, max_pixels).as_numpy_iterator():
+        position, item, encoded, height, width, oversized, grayscale = element
+        for failed in order[last + 1 : position]:
+            skip(failed, "corrupt", _why_unreadable(listing, failed, max_pixels))
+        last = position
+        if oversized:
+            skip(item, "oversized", over_pixel_limit(encoded, max_pixels))
+            continue
+        if grayscale:
+            skip(item, "grayscale")
+            continue
+        if writer is None:
+            temporaries.append(_temporary(output, f"{split}-{len(shards):05d}.tfrecord"))
+            writer, in_shard = tf.io.TFRecordWriter(str(temporaries[-1])), 0
+        writer.write(_example(encoded, int(height), int(width), listing.names[item]))
+        in_shard += 1
+        if in_shard == shard_size:
+            close_shard()
+            writer = None
+    for failed in order[last + 1 :]:
+        skip(failed, "corrupt", _why_unreadable(listing, failed, max_pixels))
+    if writer is not None:
+        close_shard()
+    return {"examples": sum(shard["examples"] for shard in shards), "shards": shards, "skipped_counts": counts,
+            "skipped": skipped}
+
+
+def _clear_leftovers(output: Path, overwrite: bool) -> None:
+    """Refuse a folder that holds a complete manifest (unless `overwrite`), then remove what an unfinished
+    run left: temporaries, and shards that no manifest lists."""
+    if (output / MANIFEST).exists():
+        if not overwrite:
+            try:
+                source = read_manifest(output)["source"]
+                holds = f"shards of {source['dataset']} at {source['path']}"
+            except (DatasetError, KeyError, TypeError):
+                holds = f"a {MANIFEST}"
+            raise ShardsExist(f"{output} already holds {holds}; give --overwrite to write them again.")
+        (output / MANIFEST).unlink()  # first: from here on the folder reads as unfinished
+    for path in output.iterdir():
+        if (path.name.startswith(".") and path.name.endswith(_TEMPORARY_SUFFIX)) or _SHARD_NAME.fullmatch(path.name):
+            path.unlink()
+
+
+def write_shards(dataset: str, source: str | Path, output: str | Path, shard_size: int = DEFAULT_SHARD_SIZE,
+                 max_pixels: int = DEFAULT_MAX_PIXELS, overwrite: bool = False,
+                 progress: Callable[[str], None] = lambda line: None) -> dict:
+    """Write `dataset` (`places365`, `folder` or `cifar10` at `source`) as TFRecord shards in `output`.
+
+    Returns the manifest written last to `output/manifest.json`: per split the number of photos, the
+    shards (file, examples, bytes, sha256) and the skipped photos with their reasons.
+
+    Raises:
+        DatasetError: the source is not a dataset of that kind.
+        ShardsExist: `output` holds a complete set of shards and `overwrite` is off.
+    """
+    if dataset not in SOURCE_DATASETS:
+        raise DatasetError(f"cannot shard dataset {dataset!r}; expected one of {', '.join(SOURCE_DATASETS)}.")
+    source, output = Path(source), Path(output)
+    if not source.exists():
+        raise DatasetError(f"--dataset-path {source} does not exist.")
+    listings = _listings(dataset, source)
+    output.mkdir(parents=True, exist_ok=True)
+    _clear_leftovers(output, overwrite)
+    written: dict[str, dict] = {}
+    temporaries: list[Path] = [_temporary(output, MANIFEST)]
+    try:
+        for split in SPLITS:
+            written[split] = _write_split(split, listings[split], output, shard_size, max_pixels, temporaries, progress)
+        for split, entry in written.items():  # the total is known now: every shard gets its final name
+            for index, shard in enumerate(entry["shards"]):
+                temporary, shard["file"] = shard["file"], f"{split}-{index:05d}-of-{len(entry['shards']):05d}.tfrecord"
+                os.replace(output / temporary, output / shard["file"])
+        manifest = {"format": FORMAT, "tfcolor_version": __version__,
+                    "source": {"dataset": dataset, "path": printable(source.resolve())},
+                    "shard_size": shard_size, "max_pixels": max_pixels,
+                    "train_order": f"shuffled with seed {WRITE_ORDER_SEED}", "splits": written}
+        temporaries[0].write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
+        _synced(temporaries[0])
+        os.replace(temporaries[0], output / MANIFEST)
+    finally:  # a failed run leaves nothing behind; a killed one, temporaries that the next run removes
+        for path in temporaries:
+            path.unlink(missing_ok=True)
+    return manifest
