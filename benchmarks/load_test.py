@@ -1,6 +1,6 @@
 """Load test of the development server: concurrent clients against a tiny model on 127.0.0.1.
 
-    python benchmarks/load_test.py [--clients 1 8 64 256] [--requests 3] [--record]
+    python -m benchmarks.load_test [--clients 1 8 64 256] [--requests 3] [--record]
 
 Exports an untrained tiny model (the demo preset at 8 filters, depth 2: what is measured is the
 server, not the network), starts `python -m serving.devserver` with its default limits in its own
@@ -18,50 +18,28 @@ import argparse
 import base64
 import collections
 import dataclasses
-import datetime
 import http.client
 import json
-import re
-import select
-import struct
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import zlib
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
+import tfcolor  # noqa: F401  (first: sets TensorFlow's runtime options before TensorFlow loads)
+import numpy as np
+import tensorflow as tf
 
-import tfcolor  # noqa: E402,F401  (first: sets TensorFlow's runtime options before TensorFlow loads)
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-import export  # noqa: E402
-from machine import cpu_description  # noqa: E402
-from tfcolor import gan  # noqa: E402
-from tfcolor.config import PRESETS  # noqa: E402
+import export
+from benchmarks.machine import cpu_description, record
+from serving.devserver_process import ServerProcess, flat_png
+from tfcolor.models import factory
+from tfcolor.config import PRESETS, resolve
 
 PREDICT_PATH = "/v1/models/tfcolor:predict"
 IMAGE_SIZE = 128
 BOMB_SIDE = 20000
-SERVER_START_SECONDS = 180
-
-
-def flat_png(width: int, height: int) -> bytes:
-    """A valid, all-black 1-bit gray PNG of width x height, built row by row (20000x20000: ~50 KB on the
-    wire, 400 MB as 8-bit gray once decoded, 4.8 GB as float RGB): a decompression bomb."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    row = b"\0" * (1 + (width + 7) // 8)  # filter byte + packed pixels
-    compressor = zlib.compressobj(9)
-    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+SECTION = "`benchmarks/load_test.py` — the development server under concurrent clients"
 
 
 def predict_body(image: bytes) -> bytes:
@@ -69,58 +47,14 @@ def predict_body(image: bytes) -> bytes:
 
 
 def export_tiny_model(base: Path) -> Path:
-    config = PRESETS["demo"].override({"base_filters": 8, "depth": 2})
-    return export.export_model(gan.build_colorizer(config), base, config.data.image_size)
+    config = resolve({"base_filters": 8, "depth": 2}, base=PRESETS["demo"])
+    return export.export_model(factory.build_colorizer(config), base, config.data.image_size)
 
 
 def sample_jpeg() -> bytes:
     rng = np.random.default_rng(0)
     smooth = tf.image.resize(rng.integers(0, 256, (8, 8, 3)).astype(np.float32), (IMAGE_SIZE, IMAGE_SIZE))
     return tf.io.encode_jpeg(tf.cast(smooth, tf.uint8), quality=90).numpy()
-
-
-class ServerProcess:
-    """`python -m serving.devserver` in its own process, on a free port of 127.0.0.1; its memory and threads
-    from /proc/<pid>/status. `flags`: more of the server's flags (its limits)."""
-
-    def __init__(self, base: Path, log: Path, flags: tuple[str, ...] = ()):
-        self._log = log.open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "serving.devserver", "--model_name", "tfcolor", "--model_base_path", str(base),
-             "--rest_api_port", "0", *flags], cwd=ROOT, stdout=subprocess.PIPE, stderr=self._log, text=True)
-        self.pid = self.process.pid
-        self.port = self._read_port(log)
-
-    def _read_port(self, log: Path) -> int:
-        ready, _, _ = select.select([self.process.stdout], [], [], SERVER_START_SECONDS)
-        line = self.process.stdout.readline() if ready else ""
-        found = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-        if not found:
-            self.stop()
-            raise RuntimeError(f"the dev server did not start within {SERVER_START_SECONDS} s; its log: {log}")
-        return int(found[1])
-
-    def status(self, field: str) -> int:
-        """A field of /proc/<pid>/status (VmRSS and VmHWM in kB, Threads)."""
-        text = Path(f"/proc/{self.pid}/status").read_text()
-        return int(re.search(rf"^{field}:\s+(\d+)", text, re.M)[1])
-
-    def reset_peak(self) -> bool:
-        """Reset VmHWM to the current RSS; False where the kernel does not allow it."""
-        try:
-            Path(f"/proc/{self.pid}/clear_refs").write_text("5")
-            return True
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=30)
-        self._log.close()
 
 
 class Watch:
@@ -262,19 +196,13 @@ def markdown(rows: list[dict], idle_rss_mb: float, bomb: dict) -> str:
     return "\n".join(lines)
 
 
-def record(table: str, args: argparse.Namespace) -> Path:
-    results = HERE / "RESULTS.md"
-    text = results.read_text(encoding="utf-8")
-    heading = "## `benchmarks/load_test.py` — the development server under concurrent clients"
-    intro = (f"\n{heading}\n\nUntrained tiny model (demo preset, 8 filters, depth 2), `serving.devserver` with its "
-             f"default limits in its own process on 127.0.0.1; each client sends {args.requests} {IMAGE_SIZE}×"
-             f"{IMAGE_SIZE} JPEGs, one per `:predict` request, on a keep-alive connection, all clients starting "
-             "together. Latencies are of the 200 answers; \"no answer\" counts requests without an HTTP answer "
-             "(resets included) or not sent within the time bound.\n" if heading not in text else "")
-    stamp = f"\n### {datetime.date.today().isoformat()} — {cpu_description()}, TF {tf.__version__}\n\n"
-    with results.open("a", encoding="utf-8") as results_file:
-        results_file.write(intro + stamp + table + "\n")
-    return results
+def intro(requests: int) -> str:
+    """What RESULTS.md says under SECTION, the first time a table is recorded there."""
+    return (f"Untrained tiny model (demo preset, 8 filters, depth 2), `serving.devserver` with its default limits in "
+            f"its own process on 127.0.0.1; each client sends {requests} {IMAGE_SIZE}×{IMAGE_SIZE} JPEGs, one per "
+            "`:predict` request, on a keep-alive connection, all clients starting together. Latencies are of the "
+            "200 answers; \"no answer\" counts requests without an HTTP answer (resets included) or not sent within "
+            "the time bound.")
 
 
 def main() -> int:
@@ -307,7 +235,7 @@ def main() -> int:
     table = markdown(rows, idle_rss_kb / 1024, bomb)
     print(table)
     if args.record:
-        print(f"Appended to {record(table, args)}")
+        print(f"Appended to {record(table, section=SECTION, intro=intro(args.requests))}")
     return 0
 
 

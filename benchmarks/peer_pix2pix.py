@@ -1,8 +1,8 @@
 """The peer: the original CIFAR-10 colorization GAN ported to Keras 3 as a user would from the
-TensorFlow pix2pix tutorial, with nothing of tfcolor. `train_throughput.py` runs it in its own
+TensorFlow pix2pix tutorial, with nothing of tfcolor. `benchmarks.train_throughput` runs it in its own
 process, in whatever environment it is given, beside tfcolor.
 
-    python benchmarks/peer_pix2pix.py [--batch-size 64] [--steps 10]   # prints one JSON line
+    python -m benchmarks.peer_pix2pix [--batch-size 64] [--steps 10]   # prints one JSON line
 
 The tables are the original code's (SEED.md): U-Net encoder (64,1) (128,2) (256,2) (512,2) (512,2),
 decoder (512,2,0.5) (256,2,0.5) (128,2) (64,2), 1x1 tanh output; PatchGAN (64,2) (128,2) (256,2)

@@ -1,12 +1,12 @@
 """Images/s of the tf.data training pipelines alone, beside what the model consumes at the same batch.
 
-    python benchmarks/pipeline_throughput.py [--photos ../shared/photos] [--batches 30]
+    python -m benchmarks.pipeline_throughput [--photos ../shared/photos] [--batches 30]
 
 Sources: a Places365-style folder of 256x256 JPEGs (made once from `--photos`, real photographs,
 into a temporary folder), read at 256 px (places365 preset, batch 16) and at 32 px (cifar10
 network, batch 64); and CIFAR-10-shaped uint8 arrays (32x32, batch 64). Each pipeline runs as
 training runs it (decode, skip grayscale, crop, flip, batch, Lab) with nothing else using the
-cores. The model's consumption is `tfcolor_step.py`'s images/s for the same preset and batch, in its
+cores. The model's consumption is `benchmarks.tfcolor_step`'s images/s for the same preset and batch, in its
 own process. Prints a table and a JSON line.
 """
 from __future__ import annotations
@@ -19,18 +19,16 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+import tfcolor  # noqa: F401  (first: sets TensorFlow's runtime options before TensorFlow loads)
+import numpy as np
+import tensorflow as tf
 
-import tfcolor  # noqa: E402,F401  (first: sets TensorFlow's runtime options before TensorFlow loads)
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from machine import cpu_description  # noqa: E402
+from benchmarks.machine import cpu_description
+from tfcolor.data import pipelines, reading
+from tfcolor.config import DataConfig
 
-from tfcolor import data, reading  # noqa: E402
-from tfcolor.config import DataConfig  # noqa: E402
-
-DEFAULT_PHOTOS = HERE.parent.parent / "shared" / "photos"
+ROOT = Path(__file__).resolve().parent.parent  # where `-m benchmarks.tfcolor_step` is found
+DEFAULT_PHOTOS = ROOT.parent / "shared" / "photos"
 
 
 def places_folder(photos: Path, root: Path, count: int) -> Path:
@@ -63,13 +61,13 @@ def _rate(dataset: tf.data.Dataset, batch_size: int, batches: int) -> float:
 
 def images_per_second(config: DataConfig, batch_size: int, batches: int) -> float:
     """A dataset config's training pipeline, as `tfcolor.train` builds it."""
-    return _rate(data.make_pipelines(config, batch_size, seed=0, validate=False).train, batch_size, batches)
+    return _rate(pipelines.make_pipelines(config, batch_size, seed=0, validate=False).train, batch_size, batches)
 
 
 def model_consumption(preset: str, batch_size: int) -> float:
-    command = [sys.executable, str(HERE / "tfcolor_step.py"), "--preset", preset, "--batch-size", str(batch_size),
+    command = [sys.executable, "-m", "benchmarks.tfcolor_step", "--preset", preset, "--batch-size", str(batch_size),
                "--steps", "3", "--precision", "auto", "--no-flops"]
-    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    result = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT)
     return json.loads(result.stdout.strip().splitlines()[-1])["images_per_s"]
 
 
@@ -105,7 +103,7 @@ def array_images_per_second(images: np.ndarray, batch_size: int, batches: int) -
     """The CIFAR-10 pipeline on arrays already in memory (what `cifar.load_split` returns)."""
     stats = reading.PipelineStats()
     config = DataConfig(dataset="cifar10", image_size=32)
-    return _rate(data.training_batches(images, stats, config, batch_size, seed=0), batch_size, batches)
+    return _rate(pipelines.training_batches(images, stats, config, batch_size, seed=0), batch_size, batches)
 
 
 if __name__ == "__main__":

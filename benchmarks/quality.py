@@ -1,6 +1,6 @@
 """Quality on real photos the models never saw: GAN and U-Net learning curves against keeping it gray.
 
-    python benchmarks/quality.py [--dataset-path ../shared/photos] [--steps 3000] [--eval-every 500]
+    python -m benchmarks.quality [--dataset-path ../shared/photos] [--steps 3000] [--eval-every 500]
                                  [--set crop_scale=0.25,1 --set ema_decay=0.999 ...] [--record]
 
 Every 10th photo of the folder (sorted by name) is held back and never trained on; the GAN and the
@@ -16,18 +16,18 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import sys
 import time
 from pathlib import Path
 
+import tfcolor  # noqa: F401  (first: sets TensorFlow's runtime options before TensorFlow loads)
+from matplotlib.figure import Figure
+
+from benchmarks.machine import cpu_description, entry, record
+from tfcolor import config, evaluate, train
+from tfcolor.training import runtime
+from tfcolor.data import photo_files
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-
-import tfcolor  # noqa: E402,F401  (first: sets TensorFlow's runtime options before TensorFlow loads)
-from machine import cpu_description  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from tfcolor import config, devices, evaluate, photo_files, train  # noqa: E402
 
 DEFAULT_PHOTOS = HERE.parent.parent / "shared" / "photos"
 HOLD_BACK_EVERY = 10
@@ -38,6 +38,7 @@ METRICS = (("accuracy", "accuracy@2 (%)", 100.0), ("psnr", "PSNR (dB)", 1.0), ("
            ("colorfulness", "colourfulness", 1.0))
 GRAY = evaluate.GRAY_LABEL
 RECORDED_PLOT = "quality_curves.png"
+SECTION = "`benchmarks/quality.py` — colour on real photos the models never saw"
 
 
 def split_photos(photos: Path, output: Path) -> tuple[Path, Path]:
@@ -85,8 +86,7 @@ def plot(curves: dict, path: Path) -> None:
 
 
 def markdown(curves: dict) -> str:
-    lines = [f"### {curves['date']} — {curves['device']}", "",
-             f"{curves['train_photos']} training photos, {curves['held_back_photos']} held back (every "
+    lines = [f"{curves['train_photos']} training photos, {curves['held_back_photos']} held back (every "
              f"{HOLD_BACK_EVERY}th); {curves['image_size']} px, batch {curves['batch_size']}, precision "
              f"{curves['precision']}; settings: `{curves['overrides'] or 'defaults'}`.", "",
              "| batches | model | train wall-clock (min) | accuracy@2 | PSNR (dB) | AuC | colourfulness |",
@@ -120,13 +120,13 @@ def main() -> None:
     minutes = {label: 0.0 for label in configs}
     curves = {"date": f"{datetime.date.today()}", "device": cpu_description(), "image_size": args.image_size,
               "batch_size": args.batch_size, "overrides": " ".join((*DEFAULT_SETTINGS, *args.set)),
-              "precision": devices.resolve_precision(configs["gan"].train.precision),
+              "precision": runtime.resolve_precision(configs["gan"].train.precision),
               "train_photos": len(photo_files.find_images(split / "train")), "held_back_photos": len(photo_files.find_images(held_back)),
               "points": []}
     for batches in range(args.eval_every, args.steps + 1, args.eval_every):
         for label, run_config in configs.items():
             start = time.perf_counter()
-            train.train(run_config.override({"max_steps": batches}), args.output / label, report=lambda _: None)
+            train.train(config.resolve({"max_steps": batches}, base=run_config), args.output / label, report=lambda _: None)
             minutes[label] += (time.perf_counter() - start) / 60
         results = evaluate.evaluate([args.output / "gan", args.output / "unet"], dataset="folder",
                                     dataset_path=str(held_back), image_size=args.image_size)
@@ -140,11 +140,10 @@ def main() -> None:
         (args.output / "curves.json").write_text(json.dumps(curves, indent=2), encoding="utf-8")
         plot(curves, args.output / "curves.png")
     table = markdown(curves)
-    print(table)
+    print(entry(table))
     if args.record:
         plot(curves, HERE / RECORDED_PLOT)
-        with open(HERE / "RESULTS.md", "a", encoding="utf-8") as results_file:
-            results_file.write(f"\n{table}\n![learning curves]({RECORDED_PLOT})\n")
+        print(f"Appended to {record(table, section=SECTION, after=f'![learning curves]({RECORDED_PLOT})')}")
     print(f"Curves: {args.output / 'curves.json'}, {args.output / 'curves.png'}")
 
 

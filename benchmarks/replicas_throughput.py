@@ -1,8 +1,8 @@
 """Training images/s on 1 device against N replicas of a MirroredStrategy, each in a fresh process, alternated.
 
-    python benchmarks/replicas_throughput.py [--replicas 2] [--rounds 3] [--batch-size 128] [--steps 10] [--record]
+    python -m benchmarks.replicas_throughput [--replicas 2] [--rounds 3] [--batch-size 128] [--steps 10] [--record]
 
-The cifar10 preset's GAN through `model.fit` (`tfcolor_step.py`), global batch `--batch-size` (the
+The cifar10 preset's GAN through `model.fit` (`benchmarks.tfcolor_step`), global batch `--batch-size` (the
 preset's 128), float32 and `--precision auto`. With GPUs the replicas are GPUs; on a CPU they are the
 CPU split into logical devices, which share the same cores: there the figure says what the
 replication costs (all-reduce, synchronized batch-norm, smaller per-replica convolutions), not a
@@ -11,26 +11,24 @@ speed-up. `--record` appends the table to benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import statistics
 import subprocess
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+import tfcolor  # noqa: F401  (first: sets TensorFlow's runtime options before TensorFlow loads)
 
-import tfcolor  # noqa: E402,F401  (first: sets TensorFlow's runtime options before TensorFlow loads)
-from machine import cpu_description  # noqa: E402
+from benchmarks.machine import entry, record
 
-STEP = [sys.executable, str(HERE / "tfcolor_step.py"), "--no-flops"]
+ROOT = Path(__file__).resolve().parent.parent  # where `-m benchmarks.tfcolor_step` is found
+STEP = [sys.executable, "-m", "benchmarks.tfcolor_step", "--no-flops"]
 
 
 def run_one(replicas: int, precision: str, batch_size: int, steps: int) -> dict:
     command = [*STEP, "--replicas", str(replicas), "--precision", precision, "--batch-size", str(batch_size),
                "--steps", str(steps)]
-    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    result = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -49,9 +47,8 @@ def main() -> None:
             found[replicas, precision].append(run_one(replicas, precision, args.batch_size, args.steps))
             rate = found[replicas, precision][-1]["images_per_s"]
             print(f"round {round_index + 1}: {replicas} replica(s), {precision}: {rate:.1f} images/s", file=sys.stderr)
-    lines = [f"### {datetime.date.today()} — replicas: {cpu_description()}", "",
-             f"cifar10 preset, global batch {args.batch_size}, {args.steps} timed steps, median of {args.rounds} "
-             f"rounds (`python benchmarks/replicas_throughput.py`).", "",
+    lines = [f"cifar10 preset, global batch {args.batch_size}, {args.steps} timed steps, median of {args.rounds} "
+             "rounds (`python -m benchmarks.replicas_throughput`).", "",
              "| precision | replicas | images/s | against 1 replica | rounds |", "|---|---|---|---|---|"]
     for replicas, precision in cases:
         results = found[replicas, precision]
@@ -61,10 +58,9 @@ def main() -> None:
         lines.append(f"| {results[0]['precision']} | {results[0]['replicas']} | {rate:.1f} | {rate / single:.2f}x | "
                      f"{rounds} |")
     table = "\n".join(lines)
-    print(table)
+    print(entry(table, title="replicas"))
     if args.record:
-        with open(HERE / "RESULTS.md", "a", encoding="utf-8") as results_file:
-            results_file.write(f"\n{table}\n")
+        print(f"Appended to {record(table, title='replicas')}")
 
 
 if __name__ == "__main__":

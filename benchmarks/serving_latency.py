@@ -1,6 +1,6 @@
 """Latency and throughput of colorizing 256x256 JPEGs through the development server's REST API.
 
-    python benchmarks/serving_latency.py [--run RUN] [--requests 40]
+    python -m benchmarks.serving_latency [--run RUN] [--requests 40]
 
 With no `--run`, an untrained model of the places365 preset (the 256x256 network) is exported,
 so the figures measure cost, not quality. Prints p50/p95 latency and images/s for 1 and 8
@@ -12,35 +12,33 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import tfcolor  # noqa: F401  (first: sets TensorFlow's runtime options before TensorFlow loads)
+import numpy as np
+import tensorflow as tf
 
-import tfcolor  # noqa: E402,F401  (first: sets TensorFlow's runtime options before TensorFlow loads)
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-import export  # noqa: E402
-from serving import client  # noqa: E402
-from serving.devserver import DevServer  # noqa: E402
-from serving.model_registry import ModelRegistry  # noqa: E402
-from tfcolor import gan, runs  # noqa: E402
-from tfcolor.config import PRESETS  # noqa: E402
-from machine import cpu_description  # noqa: E402
+import export
+from benchmarks.machine import cpu_description
+from serving import client
+from serving.devserver import DevServer
+from serving.model_registry import ModelRegistry
+from tfcolor.models import factory, restoring
+from tfcolor.models import restoring
+from tfcolor.config import PRESETS
 
 SIZE = 256
 
 
 def load_or_build(run: str | None):
     if run:
-        config, model = runs.load_model(run)
+        config, model = restoring.load_colorizer(run)
         return config.data.image_size, model
-    return SIZE, gan.build_colorizer(PRESETS["places365"])
+    return SIZE, factory.build_colorizer(PRESETS["places365"])
 
 
 def test_jpegs(count: int) -> list[bytes]:

@@ -1,6 +1,6 @@
 """Images/s reading 256x256 JPEGs from many small files vs from TFRecord shards, warm and cold page cache.
 
-    python benchmarks/shards_throughput.py [--photos ../shared/photos] [--count 5000] [--workdir /data/tmp]
+    python -m benchmarks.shards_throughput [--photos ../shared/photos] [--count 5000] [--workdir /data/tmp]
 
 Makes `--count` 256x256 JPEGs (crops of the real photos in `--photos`) in the Places365 layout, one
 file each, and writes them as shards with `tfcolor.shards`. Then, for each source, in training's
@@ -20,23 +20,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+import tfcolor  # noqa: F401  (first: sets TensorFlow's runtime options before TensorFlow loads)
+import numpy as np
+import tensorflow as tf
 
-import tfcolor  # noqa: E402,F401  (first: sets TensorFlow's runtime options before TensorFlow loads)
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from machine import cpu_description  # noqa: E402
+from benchmarks.machine import cpu_description
+from tfcolor import shards
+from tfcolor.data import photo_files, pipelines, shard_reader
+from tfcolor.config import DataConfig
 
-from tfcolor import data, photo_files, shards, tfrecord_source  # noqa: E402
-from tfcolor.config import DataConfig  # noqa: E402
-
-DEFAULT_PHOTOS = HERE.parent.parent / "shared" / "photos"
+DEFAULT_PHOTOS = Path(__file__).resolve().parent.parent.parent / "shared" / "photos"
 BATCH = 16
 DROP_CACHES = Path("/proc/sys/vm/drop_caches")
 
@@ -114,7 +111,7 @@ def file_reads(paths: list[str]) -> tf.data.Dataset:
     return bytes_only(reads)
 
 
-def shard_reads(split: tfrecord_source.ShardedSplit) -> tf.data.Dataset:
+def shard_reads(split: shard_reader.ShardedSplit) -> tf.data.Dataset:
     return bytes_only(split.shuffled(tf.constant([0, 0], tf.int64)))
 
 
@@ -130,7 +127,7 @@ def main() -> None:
         root = jpeg_folder(args.photos, Path(folder) / "places365", args.count)
         shards.write_shards("places365", root, Path(folder) / "shards", args.shard_size)
         paths = photo_files.places365_files(root, True)
-        sharded = tfrecord_source.open_splits(Path(folder) / "shards")[0]
+        sharded = shard_reader.open_splits(Path(folder) / "shards")[0]
         configs = {"files": DataConfig(dataset="places365", dataset_path=str(root), image_size=256),
                    "shards": DataConfig(dataset="tfrecord", dataset_path=str(Path(folder) / "shards"), image_size=256)}
         reads = {"files": lambda: file_reads(paths), "shards": lambda: shard_reads(sharded)}
@@ -139,7 +136,7 @@ def main() -> None:
             for cache in ("warm", "cold"):
                 cold = cache == "cold"
                 rows[f"read {source} ({cache})"] = timed(reads[source](), 1, len(paths) - 1, cold, Path(folder))
-                pipeline = data.make_pipelines(configs[source], BATCH, seed=0, validate=False).train
+                pipeline = pipelines.make_pipelines(configs[source], BATCH, seed=0, validate=False).train
                 rows[f"pipeline 256 px, batch {BATCH}, {source} ({cache})"] = timed(pipeline, BATCH, batches, cold,
                                                                                     Path(folder))
         where = filesystem_of(Path(folder))

@@ -1,6 +1,6 @@
-"""One measurement of tfcolor's training step, in this process (`train_throughput.py` runs it alone).
+"""One measurement of tfcolor's training step, in this process (`benchmarks.train_throughput` runs it alone).
 
-    python benchmarks/tfcolor_step.py [--preset cifar10] [--precision auto] [--jit-compile off] [--batch-size 64] [--steps 10]
+    python -m benchmarks.tfcolor_step [--preset cifar10] [--precision auto] [--jit-compile off] [--batch-size 64] [--steps 10]
                                       [--replicas 1]
 
 `ColorizationGAN` of a preset (cifar10 by default) trained through `model.fit` on random Lab-scaled data, as
@@ -16,19 +16,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import tfcolor  # noqa: F401  (first: sets TensorFlow's runtime options before TensorFlow loads)
+import keras
+import tensorflow as tf
+from tensorflow.python.profiler import model_analyzer, option_builder
+from tensorflow.python.util import _pywrap_util_port
 
-import tfcolor  # noqa: E402,F401  (first: sets TensorFlow's runtime options before TensorFlow loads)
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from tensorflow.python.profiler import model_analyzer, option_builder  # noqa: E402
-from tensorflow.python.util import _pywrap_util_port  # noqa: E402
-
-from tfcolor import config, devices, distribution, gan  # noqa: E402
+from tfcolor import config
+from tfcolor.training import runtime
+from tfcolor.models import colorizer, factory
 
 
 WARM_UP_STEPS = 2
@@ -45,7 +43,7 @@ class BatchClock(keras.callbacks.Callback):
         self.ends.append(time.perf_counter())
 
 
-def step_flops(model: gan.Colorizer, batch: tuple[tf.Tensor, tf.Tensor]) -> float:
+def step_flops(model: colorizer.Colorizer, batch: tuple[tf.Tensor, tf.Tensor]) -> float:
     """TensorFlow's count of floating-point operations in one traced train step (convolutions and
     their gradients, matrix products)."""
     specs = tuple(tf.TensorSpec(t.shape, t.dtype) for t in batch)
@@ -72,7 +70,7 @@ def replicated(count: int) -> tf.distribute.Strategy:
     if len(gpus) < count:
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
-    return distribution.make_strategy("mirrored")
+    return runtime.make_strategy("mirrored")
 
 
 def main() -> None:
@@ -91,16 +89,16 @@ def main() -> None:
     train = dataclasses.replace(preset.train, precision=args.precision, jit_compile=args.jit_compile,
                                 batch_size=args.batch_size)
     settings = dataclasses.replace(preset, train=train).validate(needs_dataset=False)  # random data: no path
-    precision = devices.resolve_precision(settings.train.precision)
+    precision = runtime.resolve_precision(settings.train.precision)
     with strategy.scope():
-        model = gan.build_colorizer(settings, jit_compile=devices.use_xla(settings.train.jit_compile), precision=precision)
+        model = factory.build_colorizer(settings, jit_compile=runtime.use_xla(settings.train.jit_compile), precision=precision)
     size = settings.data.image_size
     batch = (tf.random.uniform((args.batch_size, size, size, 1), -1.0, 1.0),
              tf.random.uniform((args.batch_size, size, size, 2), -1.0, 1.0))
     data = tf.data.Dataset.from_tensors(batch).repeat()
     clock = BatchClock()
     start = time.perf_counter()
-    with distribution.fitting(model, strategy):
+    with runtime.fitting(model, strategy):
         model.fit(data, steps_per_epoch=WARM_UP_STEPS + args.steps, epochs=1, verbose=0, shuffle=False,
                   callbacks=[clock])
     first = clock.ends[0] - start
@@ -111,7 +109,7 @@ def main() -> None:
     one_device = strategy.num_replicas_in_sync == 1  # the metrics' share is measured outside any strategy
     print(json.dumps({
         "first_step_s": first, "images_per_s": args.batch_size / step_seconds, "precision": precision,
-        "onednn": bool(_pywrap_util_port.IsMklEnabled()), "xla": devices.use_xla(settings.train.jit_compile),
+        "onednn": bool(_pywrap_util_port.IsMklEnabled()), "xla": runtime.use_xla(settings.train.jit_compile),
         "gflop_per_image": None if args.no_flops or not one_device else step_flops(model, batch) / args.batch_size / 1e9,
         "metrics_share": seconds_per_call(quality, 20) / step_seconds if one_device else None,
         "replicas": strategy.num_replicas_in_sync,

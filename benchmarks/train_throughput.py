@@ -1,8 +1,8 @@
 """Training throughput of tfcolor against a peer, each configuration in a fresh process, alternated.
 
-    python benchmarks/train_throughput.py [--rounds 3] [--batch-size 64] [--steps 10]
+    python -m benchmarks.train_throughput [--rounds 3] [--batch-size 64] [--steps 10]
 
-The peer is `peer_pix2pix.py`, the original CIFAR-10 GAN ported as a user would from the TensorFlow
+The peer is `benchmarks.peer_pix2pix`, the original CIFAR-10 GAN ported as a user would from the TensorFlow
 pix2pix tutorial (one tf.function step: 1 D + 2 G updates, Adam). It runs in TensorFlow's default
 environment, and again with oneDNN off (`TF_ENABLE_ONEDNN_OPTS=0`, standing for the CPUs where
 TensorFlow leaves it off) and on. tfcolor runs as users train it: `ColorizationGAN` through
@@ -22,14 +22,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+import tfcolor  # noqa: F401  (first: sets TensorFlow's runtime options before TensorFlow loads)
 
-import tfcolor  # noqa: E402,F401  (first: sets TensorFlow's runtime options before TensorFlow loads)
-from machine import cpu_description, peak_flops  # noqa: E402
+from benchmarks.machine import cpu_description, peak_flops
 
-PEER = [sys.executable, str(HERE / "peer_pix2pix.py")]
-OURS = [sys.executable, str(HERE / "tfcolor_step.py")]
+ROOT = Path(__file__).resolve().parent.parent  # where `-m benchmarks.<name>` is found
+PEER = [sys.executable, "-m", "benchmarks.peer_pix2pix"]
+OURS = [sys.executable, "-m", "benchmarks.tfcolor_step"]
 
 
 def configurations(batch_size: int, steps: int) -> dict[str, tuple[list[str], dict[str, str | None]]]:
@@ -54,7 +53,7 @@ def run_one(command: list[str], changes: dict[str, str | None]) -> dict:
             environment.pop(key, None)
         else:
             environment[key] = value
-    result = subprocess.run(command, capture_output=True, text=True, env=environment, check=True)
+    result = subprocess.run(command, capture_output=True, text=True, env=environment, check=True, cwd=ROOT)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 

@@ -22,9 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", required=True, help="model base path, e.g. models/tfcolor; versions go in numbered sub-folders")
     parser.add_argument("--version", type=flags.positive_int, help="version number (default: the next one)")
     parser.add_argument("--image-size", type=flags.positive_int, help="resolution the model predicts at (default: its training size)")
-    parser.add_argument("--max-pixels", type=flags.positive_int, default=Limits.max_pixels,
-                        help="largest image (height x width) a request may carry; larger ones are refused before "
-                             "decoding (default: %(default)s)")
+    flags.add_max_pixels_flag(parser, "largest image (height x width) a request may carry; larger ones are "
+                                      "refused before decoding")
     parser.add_argument("--max-batch", type=flags.positive_int, default=Limits.max_batch,
                         help="most images one request may carry (default: %(default)s)")
     return parser

@@ -116,8 +116,8 @@ def test_missing_dataset_path_is_a_config_error():
 
 def test_resuming_refuses_changes_that_make_another_model():
     saved = config.resolve({})
-    assert config.incompatible_changes(saved, saved.override({"lr": 1e-3, "max_steps": 9, "augment": False})) == []
-    assert config.incompatible_changes(saved, saved.override({"image_size": 64, "color_space": "rgb"})) == [
+    assert config.incompatible_changes(saved, config.resolve({"lr": 1e-3, "max_steps": 9, "augment": False}, base=saved)) == []
+    assert config.incompatible_changes(saved, config.resolve({"image_size": 64, "color_space": "rgb"}, base=saved)) == [
         "data.color_space", "data.image_size"]
 
 
@@ -129,7 +129,7 @@ def test_presets_follow_the_published_settings():
     assert presets["places365"].train.epochs == 10
     for name, preset in presets.items():
         assert preset.train.seed == 100 and preset.train.lr == 3e-4 and preset.train.l1_weight == 100.0
-        preset.override({} if name == "demo" else {"dataset_path": "somewhere"})  # valid once given its data
+        config.resolve({} if name == "demo" else {"dataset_path": "somewhere"}, base=preset)  # valid once given its data
 
 
 def test_a_resumed_run_keeps_its_saved_dataset_path_when_a_flag_names_only_the_dataset(tmp_path):

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from tfcolor.data import color
 from tfcolor.models import networks
-from tfcolor.config import NETWORK_PRESETS, filters_for_depth, network_depth
+from tfcolor.config import NETWORK_PRESETS, filters_for_depth
 
 from conftest import photo_crops
 
@@ -65,7 +65,7 @@ def test_cifar10_layer_shapes():
 
 def test_places365_shapes():
     model = NETWORK_PRESETS["places365"]
-    assert network_depth(model) == 7
+    assert model.depth == 7
     assert networks.generator_from_config(model, 3)(tf.zeros((1, 256, 256, 1))).shape == (1, 256, 256, 3)
     assert networks.discriminator_from_config(model, 2)(tf.zeros((1, 256, 256, 3))).shape == (1, 32, 32, 1)
 

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from tfcolor.config import DEFAULT_MAX_PIXELS, flags
+from tfcolor.config import flags
 from tfcolor.data.photo_files import DatasetError
 from tfcolor.data.shard_reader import MANIFEST, verify
 from tfcolor.data.shard_writer import DEFAULT_SHARD_SIZE, SKIP_REASONS, SOURCE_DATASETS, ShardsExist, write_shards
@@ -34,8 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", metavar="DIR", help="folder for the shards and manifest.json")
     parser.add_argument("--shard-size", type=flags.positive_int, default=DEFAULT_SHARD_SIZE, metavar="N",
                         help=f"photos per shard (default {DEFAULT_SHARD_SIZE})")
-    parser.add_argument("--max-pixels", type=flags.positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
-                        help=f"leave out photos with more pixels than this (default {DEFAULT_MAX_PIXELS})")
+    flags.add_max_pixels_flag(parser)
     parser.add_argument("--overwrite", action="store_true", help="write again over a complete set of shards in DIR")
     parser.add_argument("--verify", metavar="DIR",
                         help="instead of writing: check every shard of DIR against its manifest (size and full "

@@ -24,7 +24,7 @@ from tfcolor.data.pipelines import make_pipelines
 from tfcolor.training import runtime
 from tfcolor.config import flags
 from tfcolor.models import factory
-from tfcolor.config import ConfigError, RunConfig, general_unet, network_depth, resolve
+from tfcolor.config import ConfigError, RunConfig, general_unet, resolve
 
 OBJECTIVES = {"accuracy": keras_tuner.Objective("val_accuracy", "max"), "l1": keras_tuner.Objective("val_l1", "min")}
 ALGORITHMS = ("hyperband", "random", "bayesian")
@@ -51,7 +51,7 @@ class ColorizationHyperModel(keras_tuner.HyperModel):
             beta1=hp.Choice("beta1", [0.0, 0.5], default=0.0),
             label_smoothing=hp.Boolean("label_smoothing", default=False),
         )
-        model = general_unet(width, network_depth(self.base.model), "gan", dropout)
+        model = general_unet(width, self.base.model.depth, "gan", dropout)
         return RunConfig(data=self.base.data, model=model, train=train).validate()
 
     def build(self, hp):

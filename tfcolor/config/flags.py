@@ -7,69 +7,35 @@ them, so `--epochs 0` is refused with the same message as `"epochs": 0` in a `--
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
-from tfcolor.config import DEFAULT_MAX_PIXELS, NETWORK_PRESETS, RunConfig, preset_for, resolve, rules
+from tfcolor.config.overrides import resolve
+from tfcolor.config.presets import preset_for
+from tfcolor.config.rules import BOOL_METAVAR, DEFAULT_MAX_PIXELS, field_flag, is_positive_int
+from tfcolor.config.schema import SECTIONS, RunConfig
 from tfcolor.config.run_layout import CONFIG_FILE, load_config
 
-_BOOL = "BOOL"
-
-
-def _choices(names) -> str:
-    return "{" + ",".join(names) + "}"
-
-
-# flag -> (help, metavar). The destination is the config field of the same name (`--lr-decay-steps`
-# -> `lr_decay_steps`); `network`, `base_filters` and `depth` choose a whole network table.
-CONFIG_FLAGS: dict[str, tuple[str, str | None]] = {
-    "--dataset": ("dataset to train on; `demo` is the embedded default; `tfrecord`: shards written by "
-                  "python -m tfcolor.shards", _choices(rules.DATASETS)),
-    "--dataset-path": ("where the dataset lives (not needed for demo)", "PATH"),
-    "--name": ("experiment name (default: the dataset's)", None),
-    "--model": ("`gan` (the paper) or `unet` (L1-only baseline)", _choices(rules.MODELS)),
-    "--network": ("network tables: the original cifar10 (32x32), places365 (256x256) or the narrower demo U-Net",
-                  _choices(NETWORK_PRESETS)),
+_SHORTCUTS: dict[str, tuple[str, str | None]] = {
     "--base-filters": ("general U-Net: filters of the first unit (with --depth)", "N"),
     "--depth": ("general U-Net: number of stride-2 units (with --base-filters)", "N"),
-    "--image-size": ("training patch size; a multiple of 2**depth", "PIXELS"),
-    "--color-space": ("what the network predicts", _choices(rules.COLOR_SPACES)),
-    "--seed": ("random seed (data order, augmentation, initial weights)", "N"),
-    "--batch-size": ("images per batch: the global batch, split evenly over the replicas of --strategy", "N"),
-    "--epochs": ("epochs to train (an epoch is one pass over the training images)", "N"),
-    "--max-steps": ("stop after this many batches in total (quick runs, tests)", "N"),
-    "--lr": ("generator learning rate; the discriminator's is a tenth", "RATE"),
-    "--lr-decay": ("decay the learning rates exponentially (floor 1e-6)", _BOOL),
-    "--lr-decay-rate": ("decay factor per --lr-decay-steps batches", "RATE"),
-    "--lr-decay-steps": ("batches over which the rate decays by --lr-decay-rate", "N"),
-    "--beta1": ("Adam's beta1", "BETA"),
-    "--l1-weight": ("weight of the L1 term in the generator loss", "WEIGHT"),
-    "--augment": ("random horizontal flips", _BOOL),
-    "--label-smoothing": ("one-sided label smoothing (real label 0.9)", _BOOL),
-    "--max-pixels": ("skip photos with more pixels than this, before decoding them", "N"),
-    "--cache": ("decode the training photos once, into memory, at the size their crops need", _BOOL),
-    "--demo-patches": ("training patches cut from the embedded photos per epoch", "N"),
-    "--crop-scale": ("training crops: side as a fraction of each photo's shorter side, drawn per image from "
-                     "MIN,MAX and scaled to --image-size (default: the dataset's; 1,1 is the original's whole "
-                     "square)", "MIN,MAX"),
-    "--acc-thresh": ("pixel accuracy threshold (L within t, a and b within 2.2 t)", "T"),
-    "--ema-decay": ("keep an exponential moving average of the generator's weights with this decay and use "
-                    "it to validate, sample, colorize and export (0: off)", "DECAY"),
-    "--jit-compile": ("XLA: auto = on with a GPU, off on CPU (measured slower there)",
-                      _choices(rules.JIT_SETTINGS)),
-    "--precision": ("float32 or Keras mixed precision; auto = mixed_float16 on GPUs that gain from it, "
-                    "else float32", _choices(rules.PRECISIONS)),
-    "--strategy": ("tf.distribute strategy; auto = multi-worker when TF_CONFIG names a cluster, mirrored "
-                   "over all GPUs when there are several, else one device", _choices(rules.STRATEGIES)),
-    "--save": ("save checkpoints", _BOOL),
-    "--save-interval": ("save a checkpoint every N batches", "N"),
-    "--sample": ("save sample grids (gray | original | colorized)", _BOOL),
-    "--sample-size": ("images in a sample grid", "N"),
-    "--sample-interval": ("write a sample grid every N batches", "N"),
-    "--validate": ("validate at the end of epochs", _BOOL),
-    "--validate-interval": ("validate every N epochs", "N"),
-    "--log": ("also write per-epoch metrics to <run>/log.csv", _BOOL),
-    "--log-interval": ("write batch scalars to TensorBoard every N batches", "N"),
 }
+
+
+def _config_flags() -> dict[str, tuple[str, str | None]]:
+    """flag -> (help, metavar) for every field that has a flag, from the schema, plus the network shortcuts.
+    A flag's destination is the field of its name (`--lr-decay-steps` -> `lr_decay_steps`); `--network`,
+    `--base-filters` and `--depth` choose a whole network table."""
+    found = {}
+    for section in SECTIONS.values():
+        for field in dataclasses.fields(section):
+            flag = field_flag(field.name, field)
+            if flag:
+                found[flag] = (field.metadata["help"], field.metadata["metavar"])
+    return {**found, **_SHORTCUTS}
+
+
+CONFIG_FLAGS = _config_flags()
 
 
 def add_config_flags(parser: argparse.ArgumentParser, flags: tuple[str, ...] = tuple(CONFIG_FLAGS),
@@ -78,8 +44,8 @@ def add_config_flags(parser: argparse.ArgumentParser, flags: tuple[str, ...] = t
     for flag in flags:
         help_text, metavar = CONFIG_FLAGS[flag]
         help_text = (overrides or {}).get(flag, help_text)
-        if metavar == _BOOL:  # the original's boolean form: `--augment`, `--augment 1`, `--augment false`
-            parser.add_argument(flag, nargs="?", const="true", metavar=_BOOL, help=help_text)
+        if metavar == BOOL_METAVAR:  # the original's boolean form: `--augment`, `--augment 1`, `--augment false`
+            parser.add_argument(flag, nargs="?", const="true", metavar=BOOL_METAVAR, help=help_text)
         else:
             parser.add_argument(flag, metavar=metavar, help=help_text)
 
@@ -90,15 +56,22 @@ def positive_int(value: str) -> int:
         number = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
-    if number <= 0:
+    if not is_positive_int(number):
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return number
 
 
+def add_max_pixels_flag(parser: argparse.ArgumentParser, help_text: str | None = None) -> None:
+    """`--max-pixels` for the commands that take it as a number (training takes it as a config field, the
+    same help): colorize, evaluate, shards, and export (`help_text`: there it limits requests)."""
+    default_help, metavar = CONFIG_FLAGS["--max-pixels"]
+    parser.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, metavar=metavar,
+                        help=f"{help_text or default_help} (default {DEFAULT_MAX_PIXELS})")
+
+
 def add_skip_flags(parser: argparse.ArgumentParser) -> None:
     """`--max-pixels` and `--strict`, for the tools that read folders of photos and skip the bad ones."""
-    parser.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS,
-                        help=f"skip photos with more pixels than this, before decoding them (default {DEFAULT_MAX_PIXELS})")
+    add_max_pixels_flag(parser)
     parser.add_argument("--strict", action="store_true", help="exit 1 when any file was skipped (default: report and go on)")
 
 
