@@ -24,49 +24,17 @@ import sys
 import threading
 from http.server import ThreadingHTTPServer
 
-from serving.admission import Admission, ByteBudget
-from serving.connections import LingeringCloser, OpenConnections, canned_response
-from serving.handler import RETRY_AFTER_SECONDS, ServingHandler
-from serving.metrics import ServingMetrics
+from serving.connections import LingeringCloser, canned_response
+from serving.handler import ServingHandler
+from serving.limits import RETRY_AFTER_SECONDS, ServerLimits
 from serving.model_registry import ModelRegistry
+from serving.server_state import ServerState
 
-logger = logging.getLogger("serving.devserver")
-
-
-@dataclasses.dataclass(frozen=True)
-class ServerLimits:
-    """Everything that bounds the dev server's work and memory; each field is the flag of the same name.
-
-    Args:
-        max_request_bytes: larger request bodies are refused with HTTP 400.
-        max_buffered_bytes: request bodies held in memory at once; a body that would pass it gets HTTP
-            503 before it is read. At least `max_request_bytes`.
-        max_concurrent_requests: model calls that run at once (TensorFlow spreads each over the cores).
-        max_queue: requests that may wait for a model call; beyond, HTTP 503 with `Retry-After`.
-        request_timeout_s: a request (line, headers and body) must arrive within this, or the
-            connection is closed (HTTP 408 when the body was late); also the longest wait in the queue.
-        max_connections: open connections; beyond, a new one gets HTTP 503 and is closed.
-    """
-
-    max_request_bytes: int = 32 * 1024 * 1024
-    max_buffered_bytes: int = 256 * 1024 * 1024
-    max_concurrent_requests: int = 4
-    max_queue: int = 64
-    request_timeout_s: float = 60.0
-    max_connections: int = 512
-
-    def __post_init__(self):
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            if value < 0 or (value == 0 and field.name != "max_queue"):
-                raise ValueError(f"--{field.name} must be positive, got {value}")
-        if self.max_buffered_bytes < self.max_request_bytes:
-            raise ValueError(f"--max_buffered_bytes ({self.max_buffered_bytes}) must be at least "
-                             f"--max_request_bytes ({self.max_request_bytes})")
+logger = logging.getLogger("serving.devserver")  # not __name__: that is "__main__" under `python -m`
 
 
 class DevServer(ThreadingHTTPServer):
-    """The HTTP server plus the model registry, the admission control and the thread that watches for new versions."""
+    """The HTTP server: its shared `state` for the handlers, the connection cap, and the thread that watches for new versions."""
 
     daemon_threads = True
     request_queue_size = 1024  # the listen backlog: a burst of connections waits in the kernel instead of being reset
@@ -74,22 +42,8 @@ class DevServer(ThreadingHTTPServer):
     def __init__(self, address, registry: ModelRegistry, poll_seconds: float = 1.0,
                  limits: ServerLimits = ServerLimits(), verbose: bool = False):
         super().__init__(address, ServingHandler)
-        self.registry = registry
-        self.limits = limits
-        self.verbose = verbose
-        self.admission = Admission(limits.max_concurrent_requests, limits.max_queue, limits.request_timeout_s)
-        self.body_budget = ByteBudget(limits.max_buffered_bytes)
-        self.connections = OpenConnections(limits.max_connections)
+        self.state = ServerState.build(registry, limits, verbose)  # what ServingHandler reads
         self._closer = LingeringCloser()
-        self.metrics = ServingMetrics(registry.name)
-        self.metrics.add_gauge("tfcolor_devserver_queue_depth", "Requests waiting for a model call.",
-                               lambda: self.admission.waiting)
-        self.metrics.add_gauge("tfcolor_devserver_running_requests", "Model calls running.", lambda: self.admission.running)
-        self.metrics.add_gauge("tfcolor_devserver_open_connections", "Open HTTP connections.", lambda: self.connections.count)
-        self.metrics.add_gauge("tfcolor_devserver_buffered_bytes", "Bytes of request bodies held in memory.",
-                               lambda: self.body_budget.held)
-        self.metrics.add_gauge("tfcolor_devserver_loaded_version", "The version being served (absent: none).",
-                               lambda: getattr(registry.current(), "version", None))
         self._stop_polling = threading.Event()
         registry.refresh()
         self._poller = threading.Thread(target=registry.poll, args=(poll_seconds, self._stop_polling), daemon=True)
@@ -97,21 +51,21 @@ class DevServer(ThreadingHTTPServer):
 
     def process_request(self, request, client_address):
         """A thread per connection up to `max_connections`; beyond, a 503 without one."""
-        if not self.connections.try_open():
-            message = f"Server has {self.limits.max_connections} open connections, its limit; retry later"
+        if not self.state.connections.try_open():
+            message = f"Server has {self.state.limits.max_connections} open connections, its limit; retry later"
             self._closer.refuse(request, canned_response(503, "Service Unavailable", message, RETRY_AFTER_SECONDS))
             return
         try:
             super().process_request(request, client_address)
         except BaseException:
-            self.connections.close()
+            self.state.connections.close()
             raise
 
     def process_request_thread(self, request, client_address):
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self.connections.close()
+            self.state.connections.close()
 
     def handle_error(self, request, client_address):
         """A connection that failed outside any request (the client reset it, mostly): one log line, no traceback."""

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING
 
 import tensorflow as tf
 from google.protobuf import json_format
@@ -26,19 +25,14 @@ from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2
 from serving import metrics, rest_api
 from serving.admission import Overloaded
 from serving.connections import DeadlineReader
+from serving.limits import DISCARD_LIMIT_FACTOR, METRICS_PATH, RETRY_AFTER_SECONDS
 from serving.model_registry import LoadedVersion, VersionStatus
+from serving.server_state import ServerState
 
-if TYPE_CHECKING:
-    from serving.devserver import DevServer
-
-METRICS_PATH = "/monitoring/prometheus/metrics"  # as serving/monitoring.config sets it for TF-Serving
-RETRY_AFTER_SECONDS = 1
-# Oversized bodies are drained up to this multiple of the limit before answering, beyond it cut off.
-DISCARD_LIMIT_FACTOR = 4
 _MAX_VERSION = 2**63 - 1  # versions are int64 in TF-Serving
 _ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?(?P<rest>/metadata|:predict)?$")
 
-logger = logging.getLogger("serving.devserver")
+logger = logging.getLogger(__name__)
 
 
 class HttpError(Exception):
@@ -76,21 +70,23 @@ def metadata_json(name: str, served: LoadedVersion) -> str:
 
 
 class ServingHandler(BaseHTTPRequestHandler):
-    """The requests of one connection; the registry, limits and metrics live on the server object."""
+    """The requests of one connection; the registry, limits and metrics are the server's `state`, read here
+    without knowing the server's class."""
 
-    server: DevServer
+    state: ServerState
     protocol_version = "HTTP/1.1"
     default_request_version = "HTTP/1.0"  # a request line too broken to name a version still gets a status line
 
     def setup(self):
-        self.timeout = self.server.limits.request_timeout_s  # per socket operation; the deadline bounds the whole request
+        self.state = self.server.state
+        self.timeout = self.state.limits.request_timeout_s  # per socket operation; the deadline bounds the whole request
         super().setup()
         self.rfile.close()  # replaced by a reader that enforces the request's deadline
         self._reader = DeadlineReader(self.connection)
         self.rfile = io.BufferedReader(self._reader)
 
     def handle_one_request(self):
-        self._reader.deadline = time.monotonic() + self.server.limits.request_timeout_s
+        self._reader.deadline = time.monotonic() + self.state.limits.request_timeout_s
         super().handle_one_request()
 
     def _request_received(self) -> None:
@@ -99,7 +95,7 @@ class ServingHandler(BaseHTTPRequestHandler):
         self.connection.settimeout(self.timeout)
 
     def log_message(self, format, *args):  # noqa: A002 - the base class's signature
-        if self.server.verbose:
+        if self.state.verbose:
             logger.info("%s %s", self.address_string(), format % args)
 
     def send_error(self, code, message=None, explain=None):
@@ -154,7 +150,7 @@ class ServingHandler(BaseHTTPRequestHandler):
         finally:
             self._held.close()
         if self._signature is not None and self._status is not None:
-            self.server.metrics.record(self._signature, self._status, time.monotonic() - started)
+            self.state.metrics.record(self._signature, self._status, time.monotonic() - started)
         if self._discard_after_answer:
             self._discard_body(self._discard_after_answer)
 
@@ -170,7 +166,7 @@ class ServingHandler(BaseHTTPRequestHandler):
         return match["rest"], match["name"], int(significant) if digits else None
 
     def _served(self, name: str, version: int | None) -> LoadedVersion:
-        registry = self.server.registry
+        registry = self.state.registry
         served = registry.get(version) if name == registry.name else None
         if served is None:
             wanted = f"Specific({name}, {version})" if version is not None else f"Latest({name})"
@@ -180,11 +176,11 @@ class ServingHandler(BaseHTTPRequestHandler):
     def _get(self) -> None:
         self._request_received()
         if self.path.split("?", 1)[0] == METRICS_PATH:
-            self._send(HTTPStatus.OK, self.server.metrics.render(), metrics.CONTENT_TYPE)
+            self._send(HTTPStatus.OK, self.state.metrics.render(), metrics.CONTENT_TYPE)
             return
         rest, name, version = self._route()
         if rest is None:
-            statuses = self.server.registry.statuses(version) if name == self.server.registry.name else []
+            statuses = self.state.registry.statuses(version) if name == self.state.registry.name else []
             if not statuses:
                 self._served(name, version)  # raises the 404 TF-Serving gives
             self._send(HTTPStatus.OK, status_json(statuses))
@@ -196,7 +192,7 @@ class ServingHandler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         length = self.headers.get("Content-Length", "")
-        limit = self.server.limits.max_request_bytes
+        limit = self.state.limits.max_request_bytes
         if not length.isdigit():
             self.close_connection = True
             raise HttpError(HTTPStatus.LENGTH_REQUIRED, "Content-Length header is required")
@@ -206,7 +202,7 @@ class ServingHandler(BaseHTTPRequestHandler):
             raise HttpError(HTTPStatus.BAD_REQUEST,
                             f"Request body of {_shorten(length, 24)} bytes exceeds the limit of {limit} bytes")
         try:
-            self._held.enter_context(self.server.body_budget.reserve(int(length)))
+            self._held.enter_context(self.state.body_budget.reserve(int(length)))
         except Overloaded as error:
             self.close_connection = True
             self._discard_after_answer = int(length)
@@ -216,7 +212,7 @@ class ServingHandler(BaseHTTPRequestHandler):
         except TimeoutError:
             self.close_connection = True
             raise HttpError(HTTPStatus.REQUEST_TIMEOUT, f"Request body of {length} bytes not received within "
-                            f"{self.server.limits.request_timeout_s:g} s") from None
+                            f"{self.state.limits.request_timeout_s:g} s") from None
         if len(body) < int(length):
             self.close_connection = True
             raise HttpError(HTTPStatus.BAD_REQUEST, f"Request body ended after {len(body)} of {length} bytes")
@@ -226,7 +222,7 @@ class ServingHandler(BaseHTTPRequestHandler):
     def _discard_body(self, length: int) -> None:
         """Read and drop (after answering) an oversized body, up to a bound and within the request's deadline,
         so that the client, still sending, reads our answer instead of a reset."""
-        remaining = min(length, DISCARD_LIMIT_FACTOR * self.server.limits.max_request_bytes)
+        remaining = min(length, DISCARD_LIMIT_FACTOR * self.state.limits.max_request_bytes)
         with contextlib.suppress(OSError):  # TimeoutError at the deadline, or the client gone
             while remaining > 0:
                 chunk = self.rfile.read1(min(remaining, 1 << 16))
@@ -240,14 +236,14 @@ class ServingHandler(BaseHTTPRequestHandler):
         except HttpError:
             self._read_body()  # read (or refused, when too large) before the routing error is answered
             raise
-        if rest == ":predict" and name == self.server.registry.name:
+        if rest == ":predict" and name == self.state.registry.name:
             self._signature = ""  # counted in the metrics from here on, refusals of its body included
         body = self._read_body()
         if rest != ":predict":
             raise HttpError(HTTPStatus.NOT_FOUND, f"Malformed request: POST {_shorten(self.path)}")
         served = self._served(name, version)
         try:
-            with self.server.admission.slot():
+            with self.state.admission.slot():
                 payload = self._predict(served, body)
         except Overloaded as error:
             raise HttpError(HTTPStatus.SERVICE_UNAVAILABLE, str(error), {"Retry-After": str(RETRY_AFTER_SECONDS)}) from None

@@ -20,7 +20,8 @@ from pathlib import Path
 import tensorflow as tf
 from tensorflow.core.protobuf import error_codes_pb2, saved_model_pb2
 
-from export import signatures, warmup
+from export import warmup
+from export.limits import Limits
 from serving.rest_api import op_error_reason
 
 SAVED_MODEL_FILE = "saved_model.pb"
@@ -39,7 +40,7 @@ class LoadedVersion:
     loaded: object
     input_specs: dict[str, dict[str, tf.TensorSpec]]
     signature_defs: dict
-    limits: signatures.Limits | None = None
+    limits: Limits | None = None
 
     def predict(self, signature: str, inputs: dict) -> dict:
         outputs = self.loaded.signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})
@@ -75,7 +76,7 @@ def load_version(path: Path) -> LoadedVersion:
         name: definition for name, definition in saved_model.meta_graphs[0].signature_def.items()
         if not name.startswith("__")
     }
-    version = LoadedVersion(int(path.name), loaded, input_specs, signature_defs, signatures.Limits.read(path))
+    version = LoadedVersion(int(path.name), loaded, input_specs, signature_defs, Limits.read(path))
     # Replay the export's warm-up requests, as TF-Serving does, before the version takes traffic.
     for log in warmup.read_warmup(path):
         request = log.predict_log.request

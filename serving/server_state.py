@@ -1,0 +1,43 @@
+"""What every connection of the dev server shares: the model registry, the limits, admission control and metrics.
+
+The server builds one `ServerState` and each request handler reads it (`self.server.state`), so the
+handler depends on this object and not on the server class.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from serving.admission import Admission, ByteBudget
+from serving.connections import OpenConnections
+from serving.limits import ServerLimits
+from serving.metrics import ServingMetrics
+from serving.model_registry import ModelRegistry
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerState:
+    """The shared objects of one dev server; `build` makes them consistent with `limits`."""
+
+    registry: ModelRegistry
+    limits: ServerLimits
+    verbose: bool
+    admission: Admission
+    body_budget: ByteBudget
+    connections: OpenConnections
+    metrics: ServingMetrics
+
+    @classmethod
+    def build(cls, registry: ModelRegistry, limits: ServerLimits, verbose: bool = False) -> ServerState:
+        """The state for serving `registry` within `limits`, its gauges registered in its metrics."""
+        admission = Admission(limits.max_concurrent_requests, limits.max_queue, limits.request_timeout_s)
+        body_budget = ByteBudget(limits.max_buffered_bytes)
+        connections = OpenConnections(limits.max_connections)
+        metrics = ServingMetrics(registry.name)
+        metrics.add_gauge("tfcolor_devserver_queue_depth", "Requests waiting for a model call.", lambda: admission.waiting)
+        metrics.add_gauge("tfcolor_devserver_running_requests", "Model calls running.", lambda: admission.running)
+        metrics.add_gauge("tfcolor_devserver_open_connections", "Open HTTP connections.", lambda: connections.count)
+        metrics.add_gauge("tfcolor_devserver_buffered_bytes", "Bytes of request bodies held in memory.",
+                          lambda: body_budget.held)
+        metrics.add_gauge("tfcolor_devserver_loaded_version", "The version being served (absent: none).",
+                          lambda: getattr(registry.current(), "version", None))
+        return cls(registry, limits, verbose, admission, body_budget, connections, metrics)
