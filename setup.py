@@ -23,10 +23,10 @@ setup(
         "matplotlib>=3.9",
     ],
     extras_require={
+        # `make test` runs the tests and the lint (ruff, and import-linter's contracts in .importlinter).
         "test": ["pytest>=9.0", "pytest-timeout>=2.4", "pillow>=10.0", "pyyaml>=6.0", "playwright>=1.50",
-                 "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29", "prometheus-client>=0.20"],
-        "dev": ["pytest>=9.0", "pytest-timeout>=2.4", "pillow>=10.0", "pyyaml>=6.0", "playwright>=1.50",
-                "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29", "prometheus-client>=0.20", "ruff>=0.8"],
+                 "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29", "prometheus-client>=0.20", "ruff>=0.15",
+                 "import-linter>=2.17"],
     },
     entry_points={
         "console_scripts": [

@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks.machine import cpu_description
-from tfcolor.data import pipelines, reading
+from tfcolor.data import pipelines, skips
 from tfcolor.config import DataConfig
 
 ROOT = Path(__file__).resolve().parent.parent  # where `-m benchmarks.tfcolor_step` is found
@@ -101,7 +101,7 @@ def main() -> None:
 
 def array_images_per_second(images: np.ndarray, batch_size: int, batches: int) -> float:
     """The CIFAR-10 pipeline on arrays already in memory (what `cifar.load_split` returns)."""
-    stats = reading.PipelineStats()
+    stats = skips.PipelineStats()
     config = DataConfig(dataset="cifar10", image_size=32)
     return _rate(pipelines.training_batches(images, stats, config, batch_size, seed=0), batch_size, batches)
 

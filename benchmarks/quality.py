@@ -26,6 +26,7 @@ from benchmarks.machine import cpu_description, entry, record
 from tfcolor import config, evaluate, train
 from tfcolor.training import runtime
 from tfcolor.data import photo_files
+from tfcolor.evaluation import scoring
 
 HERE = Path(__file__).resolve().parent
 
@@ -36,7 +37,7 @@ HOLD_BACK_EVERY = 10
 DEFAULT_SETTINGS = ("network=demo",)
 METRICS = (("accuracy", "accuracy@2 (%)", 100.0), ("psnr", "PSNR (dB)", 1.0), ("auc", "AuC", 1.0),
            ("colorfulness", "colourfulness", 1.0))
-GRAY = evaluate.GRAY_LABEL
+GRAY = scoring.GRAY_LABEL
 RECORDED_PLOT = "quality_curves.png"
 SECTION = "`benchmarks/quality.py` — colour on real photos the models never saw"
 

@@ -28,7 +28,6 @@ from serving import client
 from serving.devserver import DevServer
 from serving.model_registry import ModelRegistry
 from tfcolor.models import factory, restoring
-from tfcolor.models import restoring
 from tfcolor.config import PRESETS
 
 SIZE = 256

@@ -30,7 +30,7 @@ import tensorflow as tf
 
 from benchmarks.machine import cpu_description
 from tfcolor import shards
-from tfcolor.data import photo_files, pipelines, shard_reader
+from tfcolor.data import pipelines, places365, shard_reader
 from tfcolor.config import DataConfig
 
 DEFAULT_PHOTOS = Path(__file__).resolve().parent.parent.parent / "shared" / "photos"
@@ -126,8 +126,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=args.workdir) as folder:
         root = jpeg_folder(args.photos, Path(folder) / "places365", args.count)
         shards.write_shards("places365", root, Path(folder) / "shards", args.shard_size)
-        paths = photo_files.places365_files(root, True)
-        sharded = shard_reader.open_splits(Path(folder) / "shards")[0]
+        paths = places365.places365_files(root, True)
+        sharded = shard_reader.open_shards(Path(folder) / "shards")[0]
         configs = {"files": DataConfig(dataset="places365", dataset_path=str(root), image_size=256),
                    "shards": DataConfig(dataset="tfrecord", dataset_path=str(Path(folder) / "shards"), image_size=256)}
         reads = {"files": lambda: file_reads(paths), "shards": lambda: shard_reads(sharded)}

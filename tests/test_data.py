@@ -3,7 +3,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from tfcolor.data import color, images, photo_files, pipelines
+from tfcolor.data import color, demo, images, photo_files, pipelines, places365
 from tfcolor.config import DataConfig
 
 from conftest import photo_crops, save_image
@@ -40,7 +40,7 @@ def test_places365_layout_counts_corrupt_and_grayscale_files(places_dir):
 def test_places365_reads_the_seed_file_list_when_present(places_dir):
     listed = sorted((places_dir / "data_256").rglob("0000000[0-3].jpg"))
     (places_dir / "train.flist").write_text("\n".join(str(p.relative_to(places_dir)) for p in listed) + "\n")
-    assert photo_files.places365_files(places_dir, train=True) == [str(p) for p in listed]
+    assert places365.places365_files(places_dir, train=True) == [str(p) for p in listed]
 
 
 def test_same_seed_same_batches_other_seed_other_order(cifar_dir):
@@ -229,7 +229,10 @@ def test_patch_sampling_is_reproducible_from_the_seed(tmp_path):
 def test_demo_patches_take_the_crop_scale_and_keep_fixed_validation_patches():
     default = pipelines.make_pipelines(DataConfig(dataset="demo", demo_patches=32), 16, seed=0)
     zoomed = pipelines.make_pipelines(DataConfig(dataset="demo", demo_patches=32, crop_scale=(0.5, 1.0)), 16, seed=0)
-    assert pipelines.crop_scale(DataConfig(dataset="demo")) == (1 / 6, 1 / 6)
+    # The demo's patches come cut at their scale (a sixth of a photo's shorter side by default): the
+    # pipeline does not cut them again.
+    assert demo.DEFAULT_CROP_SCALE == (1 / 6, 1 / 6)
+    assert pipelines.crop_scale(DataConfig(dataset="demo", crop_scale=(0.5, 1.0))) == (1.0, 1.0)
     for (a, _), (b, _) in zip(default.validation, zoomed.validation):
         np.testing.assert_array_equal(a, b)  # every run validates on the same held-back patches
     assert not np.array_equal(next(iter(default.train))[0], next(iter(zoomed.train))[0])

@@ -1,13 +1,17 @@
 """tf.distribute on CPU: two replicas in one process, and two worker processes on 127.0.0.1, against one device.
 
-Tolerances (float32, 4 steps, global batch 16, dropout off): losses and metrics within a relative 2e-4
-(measured: 3e-5; the order of summation differs, nothing else), the thresholded pixel accuracies within
-1e-3 (a pixel crossing its threshold moves them by 1/8192). Weights: mean |difference| below 1e-4
-(measured 1.2e-5, against a mean |weight| of 0.02) and every weight within 5e-3: Adam moves a weight by
-up to its learning rate (3e-4) an update whatever the gradient's size, so a gradient that rounding
-flips from +1e-9 to -1e-9 moves it by twice that, for each of the run's 8 generator updates. Without
-synchronized batch-norm, or with the L1 term not averaged over the global batch, losses differ by 5e-4
-and more.
+Tolerances (float32, 4 steps, global batch 16, dropout off) follow from what is compared:
+- Losses and continuous metrics: within a relative 2e-4 (measured 3e-5; only the order of summation
+  differs). Without synchronized batch-norm, or with the L1 term not averaged over the global batch,
+  they differ by 5e-4 and more.
+- Pixel accuracies are counts of pixels whose error is under a threshold: a last-bit difference
+  between kernels (another CPU, another summation order) moves a pixel across it. They are compared
+  in pixels: at most `FLIPPED_PIXELS` of the pixels an epoch counts may change sides (measured: 11 of
+  32768 on an AVX2-only CPU, the relative 1.16e-3 that a relative tolerance of 1e-3 refused).
+- Weights: mean |difference| below 1e-4 (measured 1.2e-5, against a mean |weight| of 0.02) and every
+  weight within 5e-3: Adam moves a weight by up to its learning rate (3e-4) an update whatever the
+  gradient's size, so a gradient that rounding flips from +1e-9 to -1e-9 moves it by twice that, for
+  each of the run's 8 generator updates.
 """
 from __future__ import annotations
 
@@ -35,7 +39,12 @@ from conftest import photo_crops, save_image
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).resolve().parent
 RUN_ARGS = ["--max-steps", "4", "--epochs", "2", "--log", "--sample", "false"]
-ACCURACIES = {"accuracy", "val_accuracy"}
+BATCH, STEPS_PER_EPOCH, PIXELS_PER_IMAGE = 16, 2, 32 * 32
+VALIDATION_IMAGES = 6 * 8  # the demo's held-back patches: 8 from each of its 6 photos
+# Pixels an epoch's accuracy counts, and how many of them may cross the threshold between two runs.
+COUNTED_PIXELS = {"accuracy": BATCH * STEPS_PER_EPOCH * PIXELS_PER_IMAGE,
+                  "val_accuracy": VALIDATION_IMAGES * PIXELS_PER_IMAGE}
+FLIPPED_PIXELS = 64
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +76,10 @@ def assert_same_training(run: Path, reference: Path) -> None:
     for row, row_expected in zip(logs, expected):
         assert set(row) == set(row_expected)
         for key, value in row_expected.items():
-            rtol = 1e-3 if key in ACCURACIES else 2e-4
-            np.testing.assert_allclose(row[key], value, rtol=rtol, err_msg=key)
+            if key in COUNTED_PIXELS:
+                np.testing.assert_allclose(row[key], value, rtol=0, atol=FLIPPED_PIXELS / COUNTED_PIXELS[key], err_msg=key)
+            else:
+                np.testing.assert_allclose(row[key], value, rtol=2e-4, err_msg=key)
     weights = [np.concatenate([w.numpy().ravel() for w in (*m.generator.weights, *m.discriminator.weights)])
                for m in (checkpoints.load_trained_model(run)[1], checkpoints.load_trained_model(reference)[1])]
     difference = np.abs(weights[0] - weights[1])

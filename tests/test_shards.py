@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from tfcolor import shards, train
-from tfcolor.data import photo_files, pipelines, reading, shard_reader
+from tfcolor.data import cifar, photo_files, pipelines, places365, reading, shard_reader, skips, sources
 from tfcolor.config import DataConfig
 
 from conftest import TINY_TRAIN_ARGS, photo_crops, save_image
@@ -45,7 +45,7 @@ def written(source: Path, output: Path, dataset: str = "folder", **options) -> d
 
 def decoded_multiset(source, max_pixels: int = MAX_PIXELS) -> Counter:
     """The photos a source gives the pipelines (decoded in full), as a multiset of their uint8 pixels."""
-    images = reading.source_images(source, reading.PipelineStats(), None, max_pixels)
+    images = reading.source_images(source, skips.PipelineStats(), None, max_pixels)
     return Counter(np.round(rgb.numpy() * 255).astype(np.uint8).tobytes() for rgb in images)
 
 
@@ -59,7 +59,7 @@ def test_a_folder_is_written_with_each_left_out_photo_and_its_reason(tmp_path):
     assert reasons["train/gray.png"] == "grayscale"
     assert reasons["train/big.png"] == "image is 64x64 = 4096 pixels, over the limit of 2304 pixels"
     assert reasons["train/broken.jpg"].startswith("not a readable image")
-    assert reasons["train/caf\\xe9.jpg"] == photo_files.UNTEXT_NAME_REASON
+    assert reasons["train/caf\\xe9.jpg"] == skips.UNTEXT_NAME_REASON
     assert [s["file"] for s in train_split["shards"]] == [f"train-0000{i}-of-00003.tfrecord" for i in range(3)]
     assert [s["examples"] for s in train_split["shards"]] == [4, 4, 2]
     assert manifest["source"] == {"dataset": "folder", "path": str(root.resolve())}
@@ -82,12 +82,12 @@ def test_reading_the_shards_gives_the_photos_the_folder_reader_gives(tmp_path):
     root = mixed_folder(tmp_path / "photos")
     written(root, tmp_path / "shards", shard_size=3)
     train_files, validation_files = photo_files.folder_files(root)
-    sharded_train, sharded_validation = shard_reader.open_splits(tmp_path / "shards")
+    sharded_train, sharded_validation = shard_reader.open_shards(tmp_path / "shards")
     assert len(sharded_train) == 10 and len(sharded_validation) == 3
-    from_files = decoded_multiset(train_files)
+    from_files = decoded_multiset(sources.PhotoFiles(train_files))
     assert sum(from_files.values()) == 10  # corrupt, gray and oversized skipped by the folder reader too
     assert decoded_multiset(sharded_train) == from_files
-    assert decoded_multiset(sharded_validation) == decoded_multiset(validation_files)
+    assert decoded_multiset(sharded_validation) == decoded_multiset(sources.PhotoFiles(validation_files))
 
 
 def test_places365_layout_and_cifar_batches_keep_their_splits(places_dir, cifar_dir, tmp_path):
@@ -95,17 +95,17 @@ def test_places365_layout_and_cifar_batches_keep_their_splits(places_dir, cifar_
     assert (places["train"]["examples"], places["validation"]["examples"]) == (10, 4)
     assert places["train"]["skipped_counts"] == {"corrupt": 1, "grayscale": 1, "oversized": 0, "unlisted": 0}
     assert set(places["train"]["skipped"]) == {"data_256/c/corrupt/00000001.jpg", "data_256/g/gray/00000001.jpg"}
-    train_files = photo_files.places365_files(places_dir, True)
-    assert decoded_multiset(shard_reader.open_splits(tmp_path / "places")[0], 64 * 64) == decoded_multiset(
-        train_files, 64 * 64)
+    train_files = places365.places365_files(places_dir, True)
+    assert decoded_multiset(shard_reader.open_shards(tmp_path / "places")[0], 64 * 64) == decoded_multiset(
+        sources.PhotoFiles(train_files), 64 * 64)
 
-    cifar = written(cifar_dir, tmp_path / "cifar", "cifar10", shard_size=8)["splits"]
-    assert (cifar["train"]["examples"], cifar["validation"]["examples"]) == (25, 4)
-    assert cifar["train"]["skipped_counts"]["grayscale"] == 5
-    assert all(name.startswith("train[") for name in cifar["train"]["skipped"])
-    arrays = pipelines.cifar.load_split(cifar_dir, False)
+    cifar_splits = written(cifar_dir, tmp_path / "cifar", "cifar10", shard_size=8)["splits"]
+    assert (cifar_splits["train"]["examples"], cifar_splits["validation"]["examples"]) == (25, 4)
+    assert cifar_splits["train"]["skipped_counts"]["grayscale"] == 5
+    assert all(name.startswith("train[") for name in cifar_splits["train"]["skipped"])
+    arrays = cifar.load_split(cifar_dir, False)
     expected = Counter(image.tobytes() for image in arrays)  # PNG is lossless: the very arrays come back
-    assert decoded_multiset(shard_reader.open_splits(tmp_path / "cifar")[1]) == expected
+    assert decoded_multiset(shard_reader.open_shards(tmp_path / "cifar")[1]) == expected
 
 
 def test_a_truncated_or_damaged_shard_is_refused_naming_it(tmp_path):

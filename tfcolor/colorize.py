@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from tfcolor.config import run_layout
 from tfcolor.models import restoring
-from tfcolor.data import photo_files, pipelines, reading
+from tfcolor.data import photo_files, reading, skips
 from tfcolor.config import flags
 from tfcolor.models import inference
 from tfcolor.config import DEFAULT_MAX_PIXELS, ConfigError
@@ -61,14 +61,14 @@ def input_photos(source: str | Path, skipped: dict[str, str]) -> tuple[list[Path
     source = Path(source)
     if source.is_file():
         if not photo_files.has_text_name(source):
-            skipped[photo_files.printable(source)] = photo_files.UNTEXT_NAME_REASON
+            skipped[photo_files.printable(source)] = skips.UNTEXT_NAME_REASON
             return [], source.parent
         return [source], source
     if not source.is_dir():
         raise FileNotFoundError(f"--test-input {photo_files.printable(source)} does not exist")
     photos = [Path(p) for p in photo_files.find_images(source, skipped)]
     if not photos and not skipped:
-        raise pipelines.DatasetError(f"--test-input {source} holds no images ({', '.join(photo_files.IMAGE_EXTENSIONS)})")
+        raise skips.DatasetError(f"--test-input {source} holds no images ({', '.join(photo_files.IMAGE_EXTENSIONS)})")
     return photos, source
 
 
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         summary = colorize_paths(args.checkpoints_path, args.test_input, args.test_output, args.image_size,
                                  report=lambda line: print(line, file=sys.stderr), max_pixels=args.max_pixels)
-    except (FileNotFoundError, pipelines.DatasetError, run_layout.RunError, ConfigError) as error:
+    except (FileNotFoundError, skips.DatasetError, run_layout.RunError, ConfigError) as error:
         parser.error(str(error))
     done, total = len(summary.written), len(summary.written) + len(summary.skipped)
     skipped = f" ({len(summary.skipped)} skipped)" if summary.skipped else ""

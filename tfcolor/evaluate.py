@@ -20,8 +20,8 @@ from pathlib import Path
 
 from tfcolor.config import DATASETS, ConfigError, flags
 from tfcolor.config.run_layout import RunError
-from tfcolor.data.photo_files import DatasetError
-from tfcolor.data.reading import describe_skipped
+from tfcolor.data.skips import DatasetError
+from tfcolor.data.skips import describe_skipped
 from tfcolor.evaluation import report
 from tfcolor.evaluation.scoring import evaluate
 

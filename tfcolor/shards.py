@@ -14,9 +14,10 @@ import sys
 from pathlib import Path
 
 from tfcolor.config import flags
-from tfcolor.data.photo_files import DatasetError
+from tfcolor.data.skips import DatasetError
 from tfcolor.data.shard_reader import MANIFEST, verify
-from tfcolor.data.shard_writer import DEFAULT_SHARD_SIZE, SKIP_REASONS, SOURCE_DATASETS, ShardsExist, write_shards
+from tfcolor.data.shard_writer import DEFAULT_SHARD_SIZE, SOURCE_DATASETS, ShardsExist, write_shards
+from tfcolor.data.skips import REASONS
 
 __all__ = ["DEFAULT_SHARD_SIZE", "ShardsExist", "build_parser", "main", "write_shards"]
 
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     for split, entry in manifest["splits"].items():
-        left_out = ", ".join(f"{n} {SKIP_REASONS[kind]}" for kind, n in entry["skipped_counts"].items() if n)
+        left_out = ", ".join(f"{n} {REASONS[kind]}" for kind, n in entry["skipped_counts"].items() if n)
         print(f"{split}: {entry['examples']} photos in {len(entry['shards'])} shards"
               + (f"; left out: {left_out}" if left_out else ""))
     print(f"Shards and manifest in {args.output} (train with --dataset tfrecord --dataset-path {args.output}).")

@@ -15,7 +15,7 @@ import warnings
 
 from tfcolor.config import PRESETS, ConfigError, flags
 from tfcolor.config.run_layout import RunError
-from tfcolor.data.photo_files import DatasetError
+from tfcolor.data.skips import DatasetError
 from tfcolor.training import runtime
 from tfcolor.training.checkpoints import ResumeError
 from tfcolor.training.loop import TrainingDiverged, train

@@ -25,6 +25,7 @@ from tfcolor.training import runtime
 from tfcolor.config import flags
 from tfcolor.models import factory
 from tfcolor.config import ConfigError, RunConfig, general_unet, resolve
+from tfcolor.data import skips
 
 OBJECTIVES = {"accuracy": keras_tuner.Objective("val_accuracy", "max"), "l1": keras_tuner.Objective("val_l1", "min")}
 ALGORITHMS = ("hyperband", "random", "bayesian")
@@ -97,7 +98,7 @@ def search(base: RunConfig, directory: str | Path, algorithm: str = "bayesian", 
     keras.utils.set_random_seed(base.train.seed)
     pipelines = make_pipelines(base.data, base.train.batch_size, base.train.seed)
     if pipelines.validation is None:
-        raise pipelines.DatasetError("the search needs validation images to score trials.")
+        raise skips.DatasetError("the search needs validation images to score trials.")
     hypermodel = ColorizationHyperModel(base, tuple(widths))
     epochs = base.train.epochs
     tuner = make_tuner(algorithm, hypermodel, objective, max_trials, epochs, directory, base.train.seed)
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     directory = Path(args.directory)
     try:
         best, trial = search(base, directory, args.algorithm, args.objective, args.max_trials, tuple(args.widths))
-    except pipelines.DatasetError as error:
+    except skips.DatasetError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"Best trial {trial.trial_id}: {OBJECTIVES[args.objective].name} = {trial.score:.4f} "

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tfcolor.data.photo_files import DatasetError
+from tfcolor.config import DataConfig
+from tfcolor.data.skips import DatasetError
+from tfcolor.data.sources import ImageArray
 
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCHES = ("test_batch",)
@@ -106,3 +108,10 @@ def load_split(root: str | Path, train: bool) -> np.ndarray:
     if missing:
         raise FileNotFoundError(f"CIFAR-10 batches {missing} not found under {root} (expected the python version).")
     return np.concatenate([read_batch(root / name) for name in names])
+
+
+def open_splits(config: DataConfig, seed: int, unlisted: dict[str, str]) -> tuple[ImageArray, ImageArray]:
+    try:
+        return ImageArray(load_split(config.dataset_path, True)), ImageArray(load_split(config.dataset_path, False))
+    except FileNotFoundError as error:
+        raise DatasetError(str(error)) from None

@@ -18,8 +18,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import skimage.data
 import tensorflow as tf
+
+from tfcolor.config import DataConfig
+from tfcolor.data.sources import ImageArray
 
 PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "hubble_deep_field.jpg")
 TRAIN_FRACTION = 0.75
@@ -31,6 +33,8 @@ VALIDATION_PATCHES_PER_PHOTO = 8
 
 def photo_paths() -> list[Path]:
     """Paths of the embedded photos inside the installed scikit-image package."""
+    import skimage.data  # here, not at the top: only the demo dataset needs scikit-image loaded
+
     root = Path(skimage.data.__file__).parent
     paths = [root / name for name in PHOTOS]
     missing = [str(p) for p in paths if not p.is_file()]
@@ -93,6 +97,12 @@ def patches(image_size: int, train_count: int, seed: int,
         np.random.default_rng(0), DEFAULT_CROP_SCALE,
     )
     return train, validation
+
+
+def open_splits(config: DataConfig, seed: int, unlisted: dict[str, str]) -> tuple[ImageArray, ImageArray]:
+    """The demo's patches, cut at `--crop-scale` (default: `DEFAULT_CROP_SCALE`) from the photos' training parts."""
+    train, validation = patches(config.image_size, config.demo_patches, seed, tuple(config.crop_scale or DEFAULT_CROP_SCALE))
+    return ImageArray(train), ImageArray(validation)
 
 
 def write_held_back(output_dir: str | Path) -> list[Path]:

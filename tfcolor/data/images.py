@@ -99,7 +99,16 @@ def random_square_crop(rgb: tf.Tensor, size: int, scale: tuple[float, float], se
     return tf.cond(side == size, lambda: crop, lambda: tf.image.resize(crop, [size, size], antialias=True))
 
 
-__all__ = ["DEFAULT_MAX_PIXELS", "check_pixels", "decode_rgb", "encoded_size", "is_grayscale", "over_pixel_limit",
+def decode_within_limit(contents: tf.Tensor, min_side: int | None, max_pixels: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """Encoded photo -> (float RGB `(H, W, 3)` no larger than `min_side` needs, over `max_pixels`?); a photo
+    over the limit is not decoded at all (a 1x1 placeholder stands in). Raises on undecodable bytes."""
+    size = encoded_size(contents)
+    oversized = size[0] * size[1] > max_pixels
+    rgb = tf.cond(oversized, lambda: tf.zeros([1, 1, 3]), lambda: decode_rgb(contents, min_side))
+    return rgb, oversized
+
+
+__all__ = ["DEFAULT_MAX_PIXELS", "check_pixels", "decode_rgb", "decode_within_limit", "encoded_size", "is_grayscale", "over_pixel_limit",
            "random_square_crop", "resize_shorter_side"]
 _OVER_LIMIT = "image is {}x{} = {} pixels, over the limit of {} pixels"
 _HEADER_BYTES = 32

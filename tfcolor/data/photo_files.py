@@ -1,15 +1,18 @@
-"""Where a dataset's photos are on disk: image files in a folder, the Places365 layout and file lists."""
+"""`--dataset folder`: any folder of photos, recursive (jpg, png, bmp, gif first frame, webp).
+
+A `train/` + `val/` pair of sub-folders is the split when present, else every 20th photo is held out.
+"""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from tfcolor.config import DataConfig
+from tfcolor.data.skips import UNTEXT_NAME_REASON, DatasetError
+from tfcolor.data.sources import PhotoFiles
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 FOLDER_VALIDATION_FRACTION = 0.05
-
-
-class DatasetError(ValueError):
-    """The dataset flags point at something that is not a usable dataset."""
 
 
 def printable(path: str | Path) -> str:
@@ -24,9 +27,6 @@ def has_text_name(path: str | Path) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-UNTEXT_NAME_REASON = "its name is not valid UTF-8 (rename the file to use it)"
 
 
 def find_images(root: str | Path, skipped: dict[str, str] | None = None) -> list[str]:
@@ -45,23 +45,6 @@ def find_images(root: str | Path, skipped: dict[str, str] | None = None) -> list
     return [path for path in found if has_text_name(path)]
 
 
-def _read_file_list(path: Path, root: Path) -> list[str]:
-    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [line if Path(line).is_absolute() else str(root / line) for line in lines]
-
-
-def places365_files(root: str | Path, train: bool, skipped: dict[str, str] | None = None) -> list[str]:
-    """Places365 file list: `train.flist`/`test.flist` when present, else `data_256/**` / `val_256/*`."""
-    root = Path(root)
-    file_list = root / ("train.flist" if train else "test.flist")
-    if file_list.is_file():
-        return _read_file_list(file_list, root)
-    folder = root / ("data_256" if train else "val_256")
-    if not folder.is_dir():
-        raise DatasetError(f"Places365 folder {folder} not found (expected data_256/ and val_256/ under {root}).")
-    return find_images(folder, skipped)
-
-
 def folder_files(root: str | Path, skipped: dict[str, str] | None = None) -> tuple[list[str], list[str]]:
     """(train, validation) files of a photo folder: its `train/` and `val/` when present, else a 5% hold-out.
     Names that are not UTF-8 are left out, and added to `skipped` (see `find_images`)."""
@@ -75,3 +58,14 @@ def folder_files(root: str | Path, skipped: dict[str, str] | None = None) -> tup
     validation = files[::step][:held_out]
     validation_set = set(validation)
     return [f for f in files if f not in validation_set], validation
+
+
+def open_splits(config: DataConfig, seed: int, unlisted: dict[str, str]) -> tuple[PhotoFiles, PhotoFiles]:
+    train, validation = folder_files(config.dataset_path, unlisted)
+    return PhotoFiles(train), PhotoFiles(validation)
+
+
+def evaluation_split(config: DataConfig, unlisted: dict[str, str]) -> PhotoFiles:
+    """Every photo of the folder: a folder given for evaluation is the evaluation set."""
+    train, validation = folder_files(config.dataset_path, unlisted)
+    return PhotoFiles(train + validation)

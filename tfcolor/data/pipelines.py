@@ -1,15 +1,9 @@
-"""`tf.data` pipelines that turn a photo dataset into `(l_scaled, color_scaled)` batches.
+"""`tf.data` pipelines that turn a dataset's sources into `(l_scaled, color_scaled)` batches.
 
-Sources (file formats and layouts):
-- `cifar10`: the official python batches (see `tfcolor.data.cifar`).
-- `places365`: `data_256/**.jpg` (train) and `val_256/*.jpg` (validation), or the original code's cached
-  file lists `train.flist` / `test.flist` (one path a line) when present.
-- `folder`: any folder of photos, recursive (jpg, png, bmp, gif first frame, webp); a
-  `train/` + `val/` pair of sub-folders is used as the split when present, else 5% is held out.
-- `tfrecord`: TFRecord shards of any of these, written by `python -m tfcolor.shards` (see `tfcolor.data.shard_reader`).
-- `demo`: the embedded photos of `tfcolor.data.demo`.
-
-Bad photos are skipped and counted as `tfcolor.data.reading` reads them (`reading.PipelineStats`).
+The dataset's splits come from `tfcolor.data.datasets` as `Source`s (files, arrays or shards, one
+protocol); bad photos are skipped and counted as `tfcolor.data.reading` reads them. The training
+stream can start at any batch and reads what an uninterrupted run would; validation and evaluation
+sets are one pass in a fixed order.
 """
 from __future__ import annotations
 
@@ -17,16 +11,15 @@ import dataclasses
 import functools
 import math
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
-from tfcolor.data import cifar, color, demo, reading
+from tfcolor.config import DataConfig
+from tfcolor.data import color, datasets, reading
 from tfcolor.data.images import random_square_crop, resize_shorter_side
-from tfcolor.config import DATASETS, DataConfig
-from tfcolor.data.photo_files import DatasetError, folder_files, places365_files
-from tfcolor.data.shard_reader import ShardedSplit, open_splits
+from tfcolor.data.skips import DatasetError, PipelineStats
+from tfcolor.data.sources import Source, shuffled_indices
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -45,7 +38,7 @@ class Pipelines:
     has_images: Callable[[], bool]
     survey: Callable[[], dict[str, int]]
     validation: tf.data.Dataset | None
-    stats: reading.PipelineStats
+    stats: PipelineStats
     train_examples: int
     steps_per_epoch: int
     validation_examples: int = 0
@@ -59,22 +52,17 @@ class Pipelines:
 
 def crop_scale(config: DataConfig) -> tuple[float, float]:
     """The training crop's side as a fraction of a photo's shorter side, drawn per image from this range:
-    `--crop-scale`, else the dataset's default (the whole square for datasets of files and arrays, as
-    the original code; the demo's fixed patch scale for the embedded photos)."""
-    if config.crop_scale is not None:
+    `--crop-scale`, else the whole square, as the original code. Datasets whose elements come cut at
+    their own scale (the demo's patches) are not cut again: the whole square of each."""
+    if config.crop_scale is not None and config.dataset not in datasets.PRE_CUT:
         return tuple(config.crop_scale)
-    return demo.DEFAULT_CROP_SCALE if config.dataset == "demo" else (1.0, 1.0)
-
-
-def _pipeline_crop_scale(config: DataConfig) -> tuple[float, float]:
-    """The scales cut in the pipeline: the demo's patches come cut at theirs (`demo.patches`)."""
-    return (1.0, 1.0) if config.dataset == "demo" else crop_scale(config)
+    return (1.0, 1.0)
 
 
 def largest_needed_side(config: DataConfig) -> int:
     """The shorter side a training photo needs so its smallest crop still has `image_size` pixels:
     larger photos are shrunk to it once they are decoded; smaller ones are kept as they are."""
-    return math.ceil(config.image_size / _pipeline_crop_scale(config)[0])
+    return math.ceil(config.image_size / crop_scale(config)[0])
 
 
 def _to_size(dataset: tf.data.Dataset, size: int) -> tf.data.Dataset:
@@ -87,7 +75,7 @@ def _augmented(dataset: tf.data.Dataset, config: DataConfig, seed_of: Callable[[
                ) -> tf.data.Dataset:
     """Training: a square at a random place and scale (`crop_scale`) scaled to `image_size`, flipped at
     random with `--augment`. `seed_of(position)` gives each image its stateless seed pair."""
-    size, scale = config.image_size, _pipeline_crop_scale(config)
+    size, scale = config.image_size, crop_scale(config)
 
     def augment(rgb, position):
         pair = seed_of(position)
@@ -116,31 +104,7 @@ def _as_model_batches(images: tf.data.Dataset, config: DataConfig) -> tf.data.Da
     return _without_autotuning(batches.prefetch(AUTOTUNE))
 
 
-def _sources(config: DataConfig, seed: int, skipped: dict[str, str]
-             ) -> tuple[list[str] | np.ndarray | ShardedSplit, list[str] | np.ndarray | ShardedSplit]:
-    """(train, validation) sources; files left out while listing go into `skipped` (name -> reason)."""
-    if config.dataset not in DATASETS:
-        raise DatasetError(f"Unknown dataset {config.dataset!r}; expected one of {DATASETS}.")
-    if config.dataset == "demo":
-        return demo.patches(config.image_size, config.demo_patches, seed, crop_scale(config))
-    if not config.dataset_path:
-        raise DatasetError(f"--dataset {config.dataset} needs --dataset-path.")
-    if not Path(config.dataset_path).exists():
-        raise DatasetError(f"--dataset-path {config.dataset_path} does not exist.")
-    if config.dataset == "tfrecord":
-        return open_splits(config.dataset_path)
-    if config.dataset == "cifar10":
-        try:
-            return cifar.load_split(config.dataset_path, True), cifar.load_split(config.dataset_path, False)
-        except FileNotFoundError as error:
-            raise DatasetError(str(error)) from None
-    if config.dataset == "places365":
-        return (places365_files(config.dataset_path, True, skipped),
-                places365_files(config.dataset_path, False, skipped))
-    return folder_files(config.dataset_path, skipped)
-
-
-def evaluation_set(config: DataConfig, batch_size: int, limit: int | None = None) -> tuple[tf.data.Dataset, reading.PipelineStats]:
+def evaluation_set(config: DataConfig, batch_size: int, limit: int | None = None) -> tuple[tf.data.Dataset, PipelineStats]:
     """Held-out photos as float RGB batches `(batch, size, size, 3)` in a fixed order, and their counters.
 
     The validation split of cifar10/places365/demo; every photo of a `folder` dataset (a folder
@@ -150,11 +114,10 @@ def evaluation_set(config: DataConfig, batch_size: int, limit: int | None = None
         DatasetError: as `make_pipelines`, or when there is nothing to evaluate on.
     """
     unlisted: dict[str, str] = {}
-    train_source, validation_source = _sources(config, 0, unlisted)
-    source = list(train_source) + list(validation_source) if config.dataset == "folder" else validation_source
+    source = datasets.evaluation_split(config, unlisted)
     if not len(source):
         raise DatasetError(f"{config.dataset} at {config.dataset_path}: no images to evaluate on.")
-    stats = reading.PipelineStats(unlisted)
+    stats = PipelineStats(unlisted)
     dataset = _to_size(reading.source_images(source, stats, config.image_size, config.max_pixels), config.image_size)
     if limit:
         dataset = dataset.take(limit)
@@ -166,29 +129,31 @@ def _pass_seed(seed: int, epoch: tf.Tensor, rank: tf.Tensor) -> tf.Tensor:
     return tf.stack([tf.constant(seed, tf.int64), epoch * 2**20 + rank])
 
 
-def _shuffled(count: int, seed: int, epoch: tf.Tensor, rank: tf.Tensor) -> tf.data.Dataset:
-    """Indices 0..count-1 in an order drawn from (seed, epoch, rank of the pass within the epoch) alone."""
-    return tf.data.Dataset.from_tensor_slices(tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64),
-                                                                                       _pass_seed(seed, epoch, rank)))
+@dataclasses.dataclass(frozen=True)
+class _WorkingImages:
+    """What a training stream draws from: the keys of one pass in an order drawn from a seed pair, and
+    keys -> usable images at the size their crops need."""
+
+    keys_of_pass: Callable[[tf.Tensor], tf.data.Dataset]
+    images_of: Callable[[tf.data.Dataset], tf.data.Dataset]
 
 
-def _working_images(source: list[str] | np.ndarray, stats: reading.PipelineStats, config: DataConfig
-                    ) -> tuple[int, Callable[[tf.data.Dataset], tf.data.Dataset]]:
-    """(how many, indices -> usable images at the size their crops need). With `--cache` every usable
-    image is decoded once, here, and kept in memory; without, each index is read when its turn comes."""
+def _working_images(source: Source, stats: PipelineStats, config: DataConfig) -> _WorkingImages:
+    """The source's images as training reads them. With `--cache` every usable image is decoded once,
+    here, and kept in memory (then indexed like an array); without, each key is read when its turn comes."""
     side = largest_needed_side(config)
 
     def resized(images: tf.data.Dataset) -> tf.data.Dataset:
         return images.map(lambda rgb: resize_shorter_side(rgb, side, enlarge=False), num_parallel_calls=AUTOTUNE)
 
     if not config.cache:
-        read = reading.reader(source, stats, side, config.max_pixels)
-        skip = reading.skips_unreadable(source)
-        return len(source), lambda indices: resized(
-            reading.without_grayscale(reading.read_counted(indices, read, stats, None, skip), stats))
+        read = source.reader(stats, side, config.max_pixels)
+        return _WorkingImages(source.shuffled, lambda keys: resized(reading.without_grayscale(
+            reading.read_counted(keys, read, stats, None, source.skips_unreadable), stats)))
     cached = [image.numpy() for image in resized(reading.source_images(source, stats, side, config.max_pixels))]
     read = _reader_of_cached(cached)
-    return len(cached), lambda indices: indices.map(read, num_parallel_calls=AUTOTUNE)
+    return _WorkingImages(functools.partial(shuffled_indices, len(cached)),
+                          lambda indices: indices.map(read, num_parallel_calls=AUTOTUNE))
 
 
 def _reader_of_cached(cached: list[np.ndarray]) -> Callable[[tf.Tensor], tf.Tensor]:
@@ -206,11 +171,11 @@ def _reader_of_cached(cached: list[np.ndarray]) -> Callable[[tf.Tensor], tf.Tens
     return read
 
 
-def training_batches(source: list[str] | np.ndarray, stats: reading.PipelineStats, config: DataConfig, batch_size: int,
-                     seed: int, start_batch: int = 0, working: tuple | None = None, steps: int | None = None
+def training_batches(source: Source, stats: PipelineStats, config: DataConfig, batch_size: int, seed: int,
+                     start_batch: int = 0, working: _WorkingImages | None = None, steps: int | None = None
                      ) -> tf.data.Dataset:
-    """The endless, shuffled and augmented `(l_scaled, color_scaled)` batches of a source (file paths,
-    uint8 images `(N, H, W, 3)` or a sharded split), from batch `start_batch` on.
+    """The endless, shuffled and augmented `(l_scaled, color_scaled)` batches of a source, from batch
+    `start_batch` on.
 
     Batch k is the same whichever batch the stream starts at, so a resumed run trains on what an
     uninterrupted one would: epoch e (`N // batch_size` batches) reads the source in orders drawn from
@@ -221,15 +186,13 @@ def training_batches(source: list[str] | np.ndarray, stats: reading.PipelineStat
     """
     steps = steps or len(source) // batch_size
     first_epoch, skip = divmod(start_batch, steps)
-    count, images_of = working or _working_images(source, stats, config)
-    one_pass = functools.partial(_shuffled, count, seed)
-    if isinstance(source, ShardedSplit) and not config.cache:  # a cache is indexed like an array
-        one_pass = lambda epoch, rank: source.shuffled(_pass_seed(seed, epoch, rank))  # noqa: E731
+    working = working or _working_images(source, stats, config)
 
     def epoch(index):
-        indices = tf.data.Dataset.range(steps * batch_size).flat_map(lambda rank: one_pass(index, rank))
+        indices = tf.data.Dataset.range(steps * batch_size).flat_map(
+            lambda rank: working.keys_of_pass(_pass_seed(seed, index, rank)))
         crop_seed = lambda position: tf.stack([tf.constant(seed + 1, tf.int64), index * 2**32 + position])  # noqa: E731
-        images = _augmented(images_of(indices), config, crop_seed)
+        images = _augmented(working.images_of(indices), config, crop_seed)
         return images.batch(batch_size, drop_remainder=True).take(steps)
 
     batches = tf.data.Dataset.range(first_epoch, 2**40).flat_map(epoch).skip(skip)
@@ -255,19 +218,19 @@ def make_pipelines(config: DataConfig, batch_size: int, seed: int, validate: boo
     """
     color.check_color_space(config.color_space)
     unlisted: dict[str, str] = {}
-    train_source, validation_source = _sources(config, seed, unlisted)
+    train_source, validation_source = datasets.open_splits(config, seed, unlisted)
     if len(train_source) < batch_size:
         raise DatasetError(
             f"{config.dataset} at {config.dataset_path}: {len(train_source)} training images, "
             f"fewer than one batch of {batch_size}."
         )
-    stats = reading.PipelineStats(unlisted)
+    stats = PipelineStats(unlisted)
     validation = None
     if validate and len(validation_source):
         images = _to_size(reading.source_images(validation_source, stats, config.image_size, config.max_pixels), config.image_size)
         validation = _as_model_batches(images.batch(batch_size), config)
-    by_file = workers > 1 and not isinstance(train_source, np.ndarray)
-    part = functools.cache(lambda worker: reading.worker_slice(train_source, worker, workers) if by_file else train_source)
+    by_file = workers > 1 and train_source.shared_by_element
+    part = functools.cache(lambda worker: train_source.worker_part(worker, workers) if by_file else train_source)
     working = functools.cache(lambda worker: _working_images(part(worker), stats, config))
     steps_per_epoch = len(train_source) // batch_size
 

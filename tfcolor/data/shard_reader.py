@@ -21,7 +21,10 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from tfcolor.data.photo_files import DatasetError
+from tfcolor.config import DataConfig
+from tfcolor.data.images import decode_within_limit
+from tfcolor.data.skips import DatasetError, PipelineStats, with_end_marker
+from tfcolor.data.sources import Reader
 
 MANIFEST = "manifest.json"
 FORMAT = "tfcolor-shards/1"
@@ -48,10 +51,14 @@ class Shard:
 class ShardedSplit:
     """The train or validation split of a sharded dataset: its shards (the manifest's, or a worker's slice).
 
-    `len()` is the number of photos the manifest counts in them, which sets the steps of an epoch.
+    `len()` is the number of photos the manifest counts in them, which sets the steps of an epoch. A
+    `Source` whose keys are the photos' encoded bytes; a record that cannot be read is a damaged shard,
+    which raises, naming it (shards hold only photos that decoded when they were written).
     """
 
     shards: tuple[Shard, ...]
+    skips_unreadable = False
+    shared_by_element = True
 
     def __len__(self) -> int:
         return sum(shard.examples for shard in self.shards)
@@ -63,6 +70,24 @@ class ShardedSplit:
     def shuffled(self, pass_seed: tf.Tensor) -> tf.data.Dataset:
         """Encoded photos in an order drawn from the stateless seed pair `pass_seed` alone."""
         return shuffled_records(self.shards, pass_seed)
+
+    def reader(self, stats: PipelineStats, min_side: int | None, max_pixels: int) -> Reader:
+        def decode(contents):
+            stats.files.assign_add(1)
+            return decode_within_limit(contents, min_side, max_pixels)
+
+        return decode
+
+    def worker_part(self, worker: int, workers: int) -> ShardedSplit:
+        """Every `workers`-th shard from the worker's own index.
+
+        Raises:
+            DatasetError: fewer shards than workers.
+        """
+        if len(self.shards) < workers:
+            raise DatasetError(f"{len(self.shards)} shards cannot feed {workers} workers: write them again "
+                               f"with a smaller --shard-size (python -m tfcolor.shards).")
+        return ShardedSplit(self.shards[worker::workers])
 
 
 def read_manifest(root: str | Path) -> dict:
@@ -106,7 +131,7 @@ def _check_sizes(shards: Sequence[Shard]) -> None:
                                f"replaced; copy it again or write the shards again.")
 
 
-def open_splits(root: str | Path) -> tuple[ShardedSplit, ShardedSplit]:
+def open_shards(root: str | Path) -> tuple[ShardedSplit, ShardedSplit]:
     """(train, validation) of a shard folder, once every shard has been found at its manifest size.
 
     Raises:
@@ -118,6 +143,11 @@ def open_splits(root: str | Path) -> tuple[ShardedSplit, ShardedSplit]:
     for split in splits:
         _check_sizes(split.shards)
     return splits
+
+
+def open_splits(config: DataConfig, seed: int, unlisted: dict[str, str]) -> tuple[ShardedSplit, ShardedSplit]:
+    """`--dataset tfrecord`: the (train, validation) shards under `config.dataset_path`."""
+    return open_shards(config.dataset_path)
 
 
 def sha256_of(path: str | Path) -> str:
@@ -157,8 +187,7 @@ def _counted_records(path: tf.Tensor, expected: tf.Tensor) -> tf.data.Dataset:
     """The serialized records of one shard; raises, naming the shard, when it ends with another count than
     `expected`. A truncated or damaged record makes TFRecordDataset stop reading its file with a message that
     names no file; that stop is taken here and checked against the manifest's count instead."""
-    records = tf.data.TFRecordDataset(path).ignore_errors().map(lambda record: (record, True))
-    end = tf.data.Dataset.from_tensors((tf.constant(b""), False))
+    records = with_end_marker(tf.data.TFRecordDataset(path).ignore_errors(), (tf.constant(b""),))
 
     def count(read, element):
         record, real = element
@@ -179,7 +208,7 @@ def _counted_records(path: tf.Tensor, expected: tf.Tensor) -> tf.data.Dataset:
     def record_of(record, real):
         return record
 
-    checked = records.concatenate(end).scan(tf.constant(0, tf.int64), count).map(check)
+    checked = records.scan(tf.constant(0, tf.int64), count).map(check)
     return checked.filter(is_record).map(record_of)
 
 

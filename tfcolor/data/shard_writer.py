@@ -32,14 +32,15 @@ from tfcolor import __version__
 from tfcolor.data import cifar, reading
 from tfcolor.config import DEFAULT_MAX_PIXELS
 from tfcolor.data.images import is_grayscale, over_pixel_limit
-from tfcolor.data.photo_files import DatasetError, folder_files, places365_files, printable
+from tfcolor.data.images import decode_within_limit
+from tfcolor.data.photo_files import folder_files, printable
+from tfcolor.data.places365 import places365_files
+from tfcolor.data.skips import REASONS, DatasetError
 from tfcolor.data.shard_reader import ENCODED, FORMAT, MANIFEST, SPLITS, read_manifest, sha256_of
 
 SOURCE_DATASETS = ("places365", "folder", "cifar10")
 DEFAULT_SHARD_SIZE = 1024
 WRITE_ORDER_SEED = 0
-SKIP_REASONS = {"corrupt": "corrupt or unreadable", "grayscale": "grayscale", "oversized": "over the pixel limit",
-                "unlisted": "name is not valid UTF-8"}
 _TEMPORARY_SUFFIX = ".partial"
 _SHARD_NAME = re.compile(r"(train|validation)-\d{5}-of-\d{5}\.tfrecord")
 
@@ -77,7 +78,7 @@ def _why_unreadable(listing: _Listing, item: int, max_pixels: int) -> str:
             reading.read_photo(Path(listing.paths[item]), max_pixels)
         except reading.PhotoSkipped as error:
             return str(error)
-    return SKIP_REASONS["corrupt"]
+    return REASONS["corrupt"]
 
 
 def _listings(dataset: str, root: Path) -> dict[str, _Listing]:
@@ -109,7 +110,7 @@ def _checked_photos(listing: _Listing, order: np.ndarray, max_pixels: int) -> tf
     decoded in parallel; an item that cannot be read or decoded leaves a gap in the positions."""
     def check(position, item):
         encoded = listing.contents_of(item)
-        rgb, oversized = reading.decode_within_limit(encoded, None, max_pixels)
+        rgb, oversized = decode_within_limit(encoded, None, max_pixels)
         grayscale = tf.logical_not(oversized) & is_grayscale(rgb)
         return position, item, encoded, tf.shape(rgb)[0], tf.shape(rgb)[1], oversized, grayscale
 
@@ -150,7 +151,7 @@ def _write_split(split: str, listing: _Listing, output: Path, shard_size: int, m
 
     def skip(item: int, kind: str, reason: str | None = None) -> None:
         counts[kind] += 1
-        skipped[listing.names[item]] = reason or SKIP_REASONS[kind]
+        skipped[listing.names[item]] = reason or REASONS[kind]
 
     def close_shard() -> None:
         writer.close()

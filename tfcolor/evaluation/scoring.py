@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from tfcolor.config import DEFAULT_MAX_PIXELS, PRESETS
 from tfcolor.config.run_layout import held_out_data
-from tfcolor.data import color
+from tfcolor.data import color, skips
 from tfcolor.data.pipelines import evaluation_set
 from tfcolor.evaluation import report
 from tfcolor.models import inference, metrics
@@ -75,7 +75,7 @@ def score(candidates: list[Candidate], images: tf.data.Dataset, acc_thresh: floa
                 shown[candidate.label].append(color.lab_to_rgb(lab_pred[:take]))
         count += int(tf.shape(rgb)[0])
     if not count:
-        raise pipelines.DatasetError("no usable images to evaluate on (all were corrupt or grayscale).")
+        raise skips.DatasetError("no usable images to evaluate on (all were corrupt or grayscale).")
     results = {"images": count, "acc_thresh": acc_thresh,
                "ground_truth_colorfulness": float(truth_colorfulness.result()), "candidates": {}}
     for candidate in candidates:

@@ -5,7 +5,6 @@ run continues its curves where the interrupted one stopped.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from tensorboard.plugins.hparams import api as hparams_api
 from tfcolor.data import color
 from tfcolor.evaluation import grids
 from tfcolor.models import optimizers
-from tfcolor.data.reading import PipelineStats, describe_skipped
+from tfcolor.data.skips import PipelineStats, describe_skipped
 from tfcolor.training.checkpoints import trained_batches
 
 

@@ -15,9 +15,9 @@ import keras
 import tensorflow as tf
 
 from tfcolor.config import ConfigError, RunConfig, incompatible_changes, run_layout as layout
-from tfcolor.data.photo_files import DatasetError
+from tfcolor.data.skips import DatasetError
 from tfcolor.data.pipelines import Pipelines, make_pipelines
-from tfcolor.data.reading import describe_skipped
+from tfcolor.data.skips import describe_skipped
 from tfcolor.models.colorizer import Colorizer
 from tfcolor.models.factory import build_colorizer
 from tfcolor.training import callbacks, checkpoints, runtime

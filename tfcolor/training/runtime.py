@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -217,9 +215,11 @@ def fitting(model: keras.Model, strategy: tf.distribute.Strategy) -> Iterator[No
     Keras 3.15 starts `fit` on a model built under a multi-worker strategy by averaging the first
     batch across replicas for a "symbolic build", which fails on that strategy (`Attempt to convert a
     value (PerReplica...)`). The model is built already, so that step is skipped there: Keras then
-    takes the strategy from the scope. (Its step logs are the train step's business: `step_logs`.)
+    takes the strategy from the scope. There too the step logs go as vectors of one
+    (`Colorizer.logs_as_vectors`, see `step_logs`).
     """
     with strategy.scope():
         if is_multi_worker(strategy):
             model._distribute_strategy = None
+            model.logs_as_vectors = True
         yield

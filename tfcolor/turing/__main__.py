@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tfcolor.config import run_layout
 from tfcolor.models import restoring
-from tfcolor.data import pipelines
+from tfcolor.data import pipelines, skips
 from tfcolor.config import flags
 from tfcolor.config import DATASETS, ConfigError
 from tfcolor.turing import page
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         images, _ = pipelines.evaluation_set(data_config, batch_size=16, limit=args.size)
         pairs = build_pairs(model, images, args.size)
-    except pipelines.DatasetError as error:
+    except skips.DatasetError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     if not pairs:
