@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_RUN ?= runs/demo
 
-.PHONY: demo test test-fast bench bench-quality clean
+.PHONY: demo test test-fast lint bench bench-quality clean
 
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -26,12 +26,17 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 
-test: $(VENV)/.installed $(CHROMIUM)
+test: $(VENV)/.installed $(CHROMIUM) lint
 	$(PY) -m pytest
 
-# The fast lane: pure functions and small units, no training, no export, no browser (well under a minute).
-test-fast: $(VENV)/.installed
+# The fast lane: lint, then pure functions and small units, no training, no export, no browser (under a minute).
+test-fast: $(VENV)/.installed lint
 	$(PY) -m pytest -m "not slow"
+
+# ruff (ruff.toml) and the import contracts (.importlinter: no cycles, the layers, a dev server without the library).
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks.train_throughput

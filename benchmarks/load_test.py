@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import tfcolor  # noqa: F401  (first: sets TensorFlow's runtime options before TensorFlow loads)
+# isort: split
 import numpy as np
 import tensorflow as tf
 

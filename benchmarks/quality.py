@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import tfcolor  # noqa: F401  (first: sets TensorFlow's runtime options before TensorFlow loads)
+# isort: split
 from matplotlib.figure import Figure
 
 from benchmarks.machine import cpu_description, entry, record

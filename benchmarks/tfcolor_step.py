@@ -19,6 +19,7 @@ import json
 import time
 
 import tfcolor  # noqa: F401  (first: sets TensorFlow's runtime options before TensorFlow loads)
+# isort: split
 import keras
 import tensorflow as tf
 from tensorflow.python.profiler import model_analyzer, option_builder
