@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import tfcolor  # noqa: F401  (first: sets TensorFlow's runtime options before TensorFlow loads)
+
 # isort: split
 import numpy as np
 import tensorflow as tf
@@ -34,8 +35,8 @@ import tensorflow as tf
 import export
 from benchmarks.machine import cpu_description, record
 from serving.devserver_process import ServerProcess, flat_png
-from tfcolor.models import factory
 from tfcolor.config import PRESETS, resolve
+from tfcolor.models import factory
 
 PREDICT_PATH = "/v1/models/tfcolor:predict"
 IMAGE_SIZE = 128

@@ -8,6 +8,7 @@ import platform
 from pathlib import Path
 
 import tfcolor  # noqa: F401  (first: sets TensorFlow's runtime options before TensorFlow loads)
+
 # isort: split
 import tensorflow as tf
 

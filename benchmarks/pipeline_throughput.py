@@ -20,13 +20,14 @@ import time
 from pathlib import Path
 
 import tfcolor  # noqa: F401  (first: sets TensorFlow's runtime options before TensorFlow loads)
+
 # isort: split
 import numpy as np
 import tensorflow as tf
 
 from benchmarks.machine import cpu_description
-from tfcolor.data import pipelines, skips
 from tfcolor.config import DataConfig
+from tfcolor.data import pipelines, skips
 
 ROOT = Path(__file__).resolve().parent.parent  # where `-m benchmarks.tfcolor_step` is found
 DEFAULT_PHOTOS = ROOT.parent / "shared" / "photos"

@@ -5,9 +5,9 @@
 
 Every 10th photo of the folder (sorted by name) is held back and never trained on; the GAN and the
 U-Net train on the rest with the same settings, `--dataset folder` at 64 px with the demo's U-Net
-(`--set` overrides any config field, as the training flags do), in turns of `--eval-every` batches. After each turn both, and the gray baseline (ab = 0),
-are scored on the held-back photos with `tfcolor.evaluate` at the training size: accuracy@2, PSNR,
-AuC, colourfulness, beside each model's training wall-clock. Writes `curves.json` and `curves.png`
+(`--set` overrides any config field, as the training flags do), in turns of `--eval-every` batches.
+After each turn both, and the gray baseline (ab = 0), are scored on the held-back photos with
+`tfcolor.evaluate` at the training size: accuracy@2, PSNR, AuC, colourfulness, beside each model's training wall-clock. Writes `curves.json` and `curves.png`
 under `--output`; `--record` also appends the table to benchmarks/RESULTS.md and draws the curves into
 benchmarks/quality_curves.png.
 """
@@ -20,14 +20,15 @@ import time
 from pathlib import Path
 
 import tfcolor  # noqa: F401  (first: sets TensorFlow's runtime options before TensorFlow loads)
+
 # isort: split
 from matplotlib.figure import Figure
 
 from benchmarks.machine import cpu_description, entry, record
 from tfcolor import config, evaluate, train
-from tfcolor.training import runtime
 from tfcolor.data import photo_files
 from tfcolor.evaluation import scoring
+from tfcolor.training import runtime
 
 HERE = Path(__file__).resolve().parent
 
@@ -123,7 +124,8 @@ def main() -> None:
     curves = {"date": f"{datetime.date.today()}", "device": cpu_description(), "image_size": args.image_size,
               "batch_size": args.batch_size, "overrides": " ".join((*DEFAULT_SETTINGS, *args.set)),
               "precision": runtime.resolve_precision(configs["gan"].train.precision),
-              "train_photos": len(photo_files.find_images(split / "train")), "held_back_photos": len(photo_files.find_images(held_back)),
+              "train_photos": len(photo_files.find_images(split / "train")),
+              "held_back_photos": len(photo_files.find_images(held_back)),
               "points": []}
     for batches in range(args.eval_every, args.steps + 1, args.eval_every):
         for label, run_config in configs.items():

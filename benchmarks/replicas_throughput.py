@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import tfcolor  # noqa: F401  (first: sets TensorFlow's runtime options before TensorFlow loads)
+
 # isort: split
 
 from benchmarks.machine import entry, record

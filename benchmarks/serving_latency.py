@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import tfcolor  # noqa: F401  (first: sets TensorFlow's runtime options before TensorFlow loads)
+
 # isort: split
 import numpy as np
 import tensorflow as tf
@@ -28,8 +29,8 @@ from benchmarks.machine import cpu_description
 from serving import client
 from serving.devserver import DevServer
 from serving.model_registry import ModelRegistry
-from tfcolor.models import factory, restoring
 from tfcolor.config import PRESETS
+from tfcolor.models import factory, restoring
 
 SIZE = 256
 

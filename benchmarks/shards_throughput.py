@@ -25,14 +25,15 @@ import time
 from pathlib import Path
 
 import tfcolor  # noqa: F401  (first: sets TensorFlow's runtime options before TensorFlow loads)
+
 # isort: split
 import numpy as np
 import tensorflow as tf
 
 from benchmarks.machine import cpu_description
 from tfcolor import shards
-from tfcolor.data import pipelines, places365, shard_reader
 from tfcolor.config import DataConfig
+from tfcolor.data import pipelines, places365, shard_reader
 
 DEFAULT_PHOTOS = Path(__file__).resolve().parent.parent.parent / "shared" / "photos"
 BATCH = 16

@@ -4,10 +4,9 @@
                                       [--replicas 1]
 
 `ColorizationGAN` of a preset (cifar10 by default) trained through `model.fit` on random Lab-scaled data, as
-`python -m tfcolor.train` runs it. Prints one JSON line: images/s over `--steps` batches after two warm-up batches (timed between batch
-ends, as the peer times its loop), the
-resolved precision, whether oneDNN is on, the step's FLOPs per image (TensorFlow's own count of the
-traced step) and the share of a step the training batches' quality metrics take. `--replicas N`
+`python -m tfcolor.train` runs it. Prints one JSON line: images/s over `--steps` batches after two
+warm-up batches (timed between batch ends, as the peer times its loop), the resolved precision,
+whether oneDNN is on, the step's FLOPs per image (TensorFlow's own count of the traced step) and the share of a step the training batches' quality metrics take. `--replicas N`
 trains under a `MirroredStrategy` over N devices: the GPUs when there are N, else the CPU split into
 N logical devices (`--batch-size` stays the global batch).
 """
@@ -19,6 +18,7 @@ import json
 import time
 
 import tfcolor  # noqa: F401  (first: sets TensorFlow's runtime options before TensorFlow loads)
+
 # isort: split
 import keras
 import tensorflow as tf
@@ -26,9 +26,8 @@ from tensorflow.python.profiler import model_analyzer, option_builder
 from tensorflow.python.util import _pywrap_util_port
 
 from tfcolor import config
-from tfcolor.training import runtime
 from tfcolor.models import colorizer, factory
-
+from tfcolor.training import runtime
 
 WARM_UP_STEPS = 2
 

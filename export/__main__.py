@@ -8,9 +8,7 @@ from pathlib import Path
 
 from export import exporting, signatures
 from export.limits import Limits
-from tfcolor.config import run_layout
-from tfcolor.config import flags
-from tfcolor.config import ConfigError
+from tfcolor.config import ConfigError, flags, run_layout
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,9 +17,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Export a trained tfcolor run as a SavedModel version that TF-Serving can load.",
     )
     flags.add_run_flag(parser, "run directory (--checkpoints-path of training) or one checkpoint in it", required=True)
-    parser.add_argument("--output", required=True, help="model base path, e.g. models/tfcolor; versions go in numbered sub-folders")
+    parser.add_argument("--output", required=True,
+                        help="model base path, e.g. models/tfcolor; versions go in numbered sub-folders")
     parser.add_argument("--version", type=flags.positive_int, help="version number (default: the next one)")
-    parser.add_argument("--image-size", type=flags.positive_int, help="resolution the model predicts at (default: its training size)")
+    parser.add_argument("--image-size", type=flags.positive_int,
+                        help="resolution the model predicts at (default: its training size)")
     flags.add_max_pixels_flag(parser, "largest image (height x width) a request may carry; larger ones are "
                                       "refused before decoding")
     parser.add_argument("--max-batch", type=flags.positive_int, default=Limits.max_batch,
@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"Exported version {path.name} to {path} (signatures: {', '.join(signatures.SIGNATURES)}; "
           f"at most {limits.max_batch} images per request, {limits.max_pixels} pixels per image)")
-    print(f"Serve it: python -m serving.devserver --model_name {base.name} --model_base_path {base.resolve()} --rest_api_port 8501")
+    print(f"Serve it: python -m serving.devserver --model_name {base.name} --model_base_path {base.resolve()} "
+          "--rest_api_port 8501")
     return 0
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from export import signatures, versions, warmup
 from export.limits import Limits
-from tfcolor.models import restoring
 from tfcolor.config import ConfigError
+from tfcolor.models import restoring
 from tfcolor.models.colorizer import Colorizer
 
 

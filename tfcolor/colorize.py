@@ -17,12 +17,9 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from tfcolor.config import run_layout
-from tfcolor.models import restoring
+from tfcolor.config import DEFAULT_MAX_PIXELS, ConfigError, flags, run_layout
 from tfcolor.data import photo_files, reading, skips
-from tfcolor.config import flags
-from tfcolor.models import inference
-from tfcolor.config import DEFAULT_MAX_PIXELS, ConfigError
+from tfcolor.models import inference, restoring
 from tfcolor.models.colorizer import Colorizer
 
 
@@ -123,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
                        required=True)
     parser.add_argument("--test-input", required=True, help="a photo, or a folder of photos (searched recursively)")
     parser.add_argument("--test-output", required=True, help="folder for the colorized PNGs")
-    parser.add_argument("--image-size", type=flags.positive_int, help="resolution the model predicts at (default: its training size)")
+    parser.add_argument("--image-size", type=flags.positive_int,
+                        help="resolution the model predicts at (default: its training size)")
     flags.add_skip_flags(parser)
     return parser
 

@@ -20,8 +20,7 @@ from pathlib import Path
 
 from tfcolor.config import DATASETS, ConfigError, flags
 from tfcolor.config.run_layout import RunError
-from tfcolor.data.skips import DatasetError
-from tfcolor.data.skips import describe_skipped
+from tfcolor.data.skips import DatasetError, describe_skipped
 from tfcolor.evaluation import report
 from tfcolor.evaluation.scoring import evaluate
 

@@ -14,10 +14,9 @@ import sys
 from pathlib import Path
 
 from tfcolor.config import flags
-from tfcolor.data.skips import DatasetError
 from tfcolor.data.shard_reader import MANIFEST, verify
 from tfcolor.data.shard_writer import DEFAULT_SHARD_SIZE, SOURCE_DATASETS, ShardsExist, write_shards
-from tfcolor.data.skips import REASONS
+from tfcolor.data.skips import REASONS, DatasetError
 
 __all__ = ["DEFAULT_SHARD_SIZE", "ShardsExist", "build_parser", "main", "write_shards"]
 

@@ -20,12 +20,11 @@ import keras
 import keras_tuner
 import tensorflow as tf
 
-from tfcolor.data.pipelines import make_pipelines
-from tfcolor.training import runtime
-from tfcolor.config import flags
-from tfcolor.models import factory
-from tfcolor.config import ConfigError, RunConfig, general_unet, resolve
+from tfcolor.config import ConfigError, RunConfig, flags, general_unet, resolve
 from tfcolor.data import skips
+from tfcolor.data.pipelines import make_pipelines
+from tfcolor.models import factory
+from tfcolor.training import runtime
 
 OBJECTIVES = {"accuracy": keras_tuner.Objective("val_accuracy", "max"), "l1": keras_tuner.Objective("val_l1", "min")}
 ALGORITHMS = ("hyperband", "random", "bayesian")

@@ -13,8 +13,8 @@ from pathlib import Path
 from tfcolor.config.overrides import resolve
 from tfcolor.config.presets import preset_for
 from tfcolor.config.rules import BOOL_METAVAR, DEFAULT_MAX_PIXELS, field_flag, is_positive_int
-from tfcolor.config.schema import SECTIONS, RunConfig
 from tfcolor.config.run_layout import CONFIG_FILE, load_config
+from tfcolor.config.schema import SECTIONS, RunConfig
 
 _SHORTCUTS: dict[str, tuple[str, str | None]] = {
     "--base-filters": ("general U-Net: filters of the first unit (with --depth)", "N"),

@@ -18,10 +18,28 @@ from pathlib import Path
 from typing import Any
 
 from tfcolor.config import coercion, rules
-from tfcolor.config.rules import (BOOL_METAVAR, COLOR_SPACES, CUSTOM_NETWORK, DATASETS, DEFAULT_MAX_PIXELS,
-                                  FRACTION_PAIR, JIT_SETTINGS, MODELS, NETWORK_TABLES, NON_NEGATIVE, POSITIVE,
-                                  PRECISIONS, STRATEGIES, ConfigError, choices, invalid, is_positive_int, number_in,
-                                  one_of, setting)
+from tfcolor.config.rules import (
+    BOOL_METAVAR,
+    COLOR_SPACES,
+    CUSTOM_NETWORK,
+    DATASETS,
+    DEFAULT_MAX_PIXELS,
+    FRACTION_PAIR,
+    JIT_SETTINGS,
+    MODELS,
+    NETWORK_TABLES,
+    NON_NEGATIVE,
+    POSITIVE,
+    PRECISIONS,
+    STRATEGIES,
+    ConfigError,
+    choices,
+    invalid,
+    is_positive_int,
+    number_in,
+    one_of,
+    setting,
+)
 
 # ---- the sections -------------------------------------------------------------------------------
 

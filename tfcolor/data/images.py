@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from tfcolor.data import color
 from tfcolor.config import DEFAULT_MAX_PIXELS
+from tfcolor.data import color
 
 # Channels that differ by no more than this (JPEG noise on a gray scan) still count as grayscale.
 GRAYSCALE_TOLERANCE = 1.5 / 255.0
@@ -108,8 +108,9 @@ def decode_within_limit(contents: tf.Tensor, min_side: int | None, max_pixels: i
     return rgb, oversized
 
 
-__all__ = ["DEFAULT_MAX_PIXELS", "check_pixels", "decode_rgb", "decode_within_limit", "encoded_size", "is_grayscale", "over_pixel_limit",
-           "random_square_crop", "resize_shorter_side"]
+__all__ = ["DEFAULT_MAX_PIXELS", "check_pixels", "decode_rgb", "decode_within_limit", "encoded_size", "is_grayscale",
+           "over_pixel_limit", "random_square_crop", "resize_shorter_side"]
+
 _OVER_LIMIT = "image is {}x{} = {} pixels, over the limit of {} pixels"
 _HEADER_BYTES = 32
 

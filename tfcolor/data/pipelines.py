@@ -227,7 +227,8 @@ def make_pipelines(config: DataConfig, batch_size: int, seed: int, validate: boo
     stats = PipelineStats(unlisted)
     validation = None
     if validate and len(validation_source):
-        images = _to_size(reading.source_images(validation_source, stats, config.image_size, config.max_pixels), config.image_size)
+        images = reading.source_images(validation_source, stats, config.image_size, config.max_pixels)
+        images = _to_size(images, config.image_size)
         validation = _as_model_batches(images.batch(batch_size), config)
     by_file = workers > 1 and train_source.shared_by_element
     part = functools.cache(lambda worker: train_source.worker_part(worker, workers) if by_file else train_source)

@@ -29,14 +29,13 @@ import numpy as np
 import tensorflow as tf
 
 from tfcolor import __version__
-from tfcolor.data import cifar, reading
 from tfcolor.config import DEFAULT_MAX_PIXELS
-from tfcolor.data.images import is_grayscale, over_pixel_limit
-from tfcolor.data.images import decode_within_limit
+from tfcolor.data import cifar, reading
+from tfcolor.data.images import decode_within_limit, is_grayscale, over_pixel_limit
 from tfcolor.data.photo_files import folder_files, printable
 from tfcolor.data.places365 import places365_files
-from tfcolor.data.skips import REASONS, DatasetError
 from tfcolor.data.shard_reader import ENCODED, FORMAT, MANIFEST, SPLITS, read_manifest, sha256_of
+from tfcolor.data.skips import REASONS, DatasetError
 
 SOURCE_DATASETS = ("places365", "folder", "cifar10")
 DEFAULT_SHARD_SIZE = 1024

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from tfcolor.data import color
 from tfcolor.models import networks
-from tfcolor.models.metrics import ABErrorAUC, PixelAccuracy, PSNR
+from tfcolor.models.metrics import PSNR, ABErrorAUC, PixelAccuracy
 
 OUTPUT_SPACES = ("rgb", "lab")
 

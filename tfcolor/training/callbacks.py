@@ -14,9 +14,9 @@ import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
 
 from tfcolor.data import color
+from tfcolor.data.skips import PipelineStats, describe_skipped
 from tfcolor.evaluation import grids
 from tfcolor.models import optimizers
-from tfcolor.data.skips import PipelineStats, describe_skipped
 from tfcolor.training.checkpoints import trained_batches
 
 

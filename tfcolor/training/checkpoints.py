@@ -33,7 +33,6 @@ from tfcolor.models.factory import build_colorizer
 from tfcolor.models.restoring import find_checkpoint
 from tfcolor.training import runtime
 
-
 _PREFIX = re.compile(r"^ckpt-(\d+)\.index$")
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from tfcolor.config import ConfigError, RunConfig, incompatible_changes, run_layout as layout
-from tfcolor.data.skips import DatasetError
+from tfcolor.config import ConfigError, RunConfig, incompatible_changes
+from tfcolor.config import run_layout as layout
 from tfcolor.data.pipelines import Pipelines, make_pipelines
-from tfcolor.data.skips import describe_skipped
+from tfcolor.data.skips import DatasetError, describe_skipped
 from tfcolor.models.colorizer import Colorizer
 from tfcolor.models.factory import build_colorizer
 from tfcolor.training import callbacks, checkpoints, runtime

@@ -17,11 +17,9 @@ import datetime
 import sys
 from pathlib import Path
 
-from tfcolor.config import run_layout
-from tfcolor.models import restoring
+from tfcolor.config import DATASETS, ConfigError, flags, run_layout
 from tfcolor.data import pipelines, skips
-from tfcolor.config import flags
-from tfcolor.config import DATASETS, ConfigError
+from tfcolor.models import restoring
 from tfcolor.turing import page
 from tfcolor.turing.pairs import build_pairs
 from tfcolor.turing.server import TuringServer

@@ -14,7 +14,7 @@ _ANSWER_PATH = re.compile(r"^/api/sessions/(?P<session>[\w-]+)/answers$")
 
 
 class TuringHandler(BaseHTTPRequestHandler):
-    server: "TuringServer"
+    server: TuringServer
 
     def log_message(self, format, *args):  # noqa: A002 - the base class's signature
         pass
