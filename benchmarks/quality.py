@@ -3,13 +3,13 @@
     python -m benchmarks.quality [--dataset-path ../shared/photos] [--steps 3000] [--eval-every 500]
                                  [--set crop_scale=0.25,1 --set ema_decay=0.999 ...] [--record]
 
-Every 10th photo of the folder (sorted by name) is held back and never trained on; the GAN and the
-U-Net train on the rest with the same settings, `--dataset folder` at 64 px with the demo's U-Net
-(`--set` overrides any config field, as the training flags do), in turns of `--eval-every` batches.
-After each turn both, and the gray baseline (ab = 0), are scored on the held-back photos with
-`tfcolor.evaluate` at the training size: accuracy@2, PSNR, AuC, colourfulness, beside each model's training wall-clock. Writes `curves.json` and `curves.png`
-under `--output`; `--record` also appends the table to benchmarks/RESULTS.md and draws the curves into
-benchmarks/quality_curves.png.
+Every 10th photo of the folder (sorted by name) is held back and never trained on; the GAN and the U-Net
+train on the rest with the same settings, `--dataset folder` at 64 px with the demo's U-Net (`--set`
+overrides any config field, as the training flags do), in turns of `--eval-every` batches. After each
+turn both, and the gray baseline (ab = 0), are scored on the held-back photos with `tfcolor.evaluate` at
+the training size: accuracy@2, PSNR, AuC, colourfulness, beside each model's training wall-clock. Writes
+`curves.json` and `curves.png` under `--output`; `--record` also appends the table to
+benchmarks/RESULTS.md and draws the curves into benchmarks/quality_curves.png.
 """
 from __future__ import annotations
 

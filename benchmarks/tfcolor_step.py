@@ -3,12 +3,13 @@
     python -m benchmarks.tfcolor_step [--preset cifar10] [--precision auto] [--jit-compile off] [--batch-size 64] [--steps 10]
                                       [--replicas 1]
 
-`ColorizationGAN` of a preset (cifar10 by default) trained through `model.fit` on random Lab-scaled data, as
-`python -m tfcolor.train` runs it. Prints one JSON line: images/s over `--steps` batches after two
-warm-up batches (timed between batch ends, as the peer times its loop), the resolved precision,
-whether oneDNN is on, the step's FLOPs per image (TensorFlow's own count of the traced step) and the share of a step the training batches' quality metrics take. `--replicas N`
-trains under a `MirroredStrategy` over N devices: the GPUs when there are N, else the CPU split into
-N logical devices (`--batch-size` stays the global batch).
+`ColorizationGAN` of a preset (cifar10 by default) trained through `model.fit` on random Lab-scaled data,
+as `python -m tfcolor.train` runs it. Prints one JSON line: images/s over `--steps` batches after two
+warm-up batches (timed between batch ends, as the peer times its loop), the resolved precision, whether
+oneDNN is on, the step's FLOPs per image (TensorFlow's own count of the traced step) and the share of a
+step the training batches' quality metrics take. `--replicas N` trains under a `MirroredStrategy` over N
+devices: the GPUs when there are N, else the CPU split into N logical devices (`--batch-size` stays the
+global batch).
 """
 from __future__ import annotations
 
