@@ -1,49 +1,16 @@
-"""Shared fixtures: tiny datasets written on the fly in the official on-disk formats."""
+"""Shared fixtures: tiny datasets written on the fly in the official on-disk formats, and one trained and
+exported run for the tests that only read them (helpers they use: `tests.helpers`)."""
 from __future__ import annotations
 
-import pickle
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-from skimage import data as skdata
-
-import tensorflow as tf
 
 from export import __main__ as export_cli
+from tests.helpers import TINY_TRAIN_ARGS, photo_crops, save_image, write_cifar_batch
 from tfcolor import train
-from tfcolor.models import restoring
 from tfcolor.data import cifar
-from tfcolor.models import inference
-
-TINY_TRAIN_ARGS = ["--base-filters", "8", "--depth", "2", "--batch-size", "8", "--demo-patches", "64"]
-
-
-def photo_crops(count: int, size: int = 32, seed: int = 0) -> np.ndarray:
-    """Real colour crops `(count, size, size, 3)` uint8 from scikit-image's astronaut and coffee."""
-    rng = np.random.default_rng(seed)
-    photos = [skdata.astronaut(), skdata.coffee()]
-    crops = []
-    for index in range(count):
-        photo = photos[index % 2]
-        top = rng.integers(photo.shape[0] - size)
-        left = rng.integers(photo.shape[1] - size)
-        crops.append(photo[top : top + size, left : left + size])
-    return np.stack(crops)
-
-
-def write_cifar_batch(path: Path, images: np.ndarray) -> None:
-    """A batch file exactly as the official python version lays it out (planar RGB rows, protocol 2)."""
-    planar = images.transpose(0, 3, 1, 2).reshape(len(images), -1)
-    batch = {
-        b"batch_label": b"testing batch",
-        b"labels": list(range(len(images))),
-        b"data": planar,
-        b"filenames": [f"img_{i}.png".encode() for i in range(len(images))],
-    }
-    path.write_bytes(pickle.dumps(batch, protocol=2))
 
 
 @pytest.fixture
@@ -57,12 +24,6 @@ def cifar_dir(tmp_path: Path) -> Path:
         write_cifar_batch(root / name, images)
     write_cifar_batch(root / "test_batch", photo_crops(4, seed=99))
     return root
-
-
-def save_image(path: Path, array: np.ndarray, **kwargs) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(array).save(path, **kwargs)
-    return path
 
 
 @pytest.fixture
@@ -97,20 +58,3 @@ def exported_base(trained_run, tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("models") / "tfcolor"
     assert export_cli.main(["--run", str(trained_run), "--output", str(base)]) == 0
     return base
-
-
-def copy_exported(exported_base: Path, destination: Path) -> Path:
-    """A private copy of the shared export's base path (same model name), for tests that add versions."""
-    target = destination / exported_base.name
-    shutil.copytree(exported_base, target)
-    return target
-
-
-def keras_colorized(run_dir: Path, encoded_or_rgb) -> np.ndarray:
-    """What the Keras model of `run_dir` makes of one photo (encoded bytes or uint8 RGB), as uint8 RGB."""
-    config, model = restoring.load_colorizer(run_dir)
-    rgb = encoded_or_rgb
-    if isinstance(encoded_or_rgb, bytes):
-        rgb = tf.io.decode_image(encoded_or_rgb, channels=3, expand_animations=False)
-    colorized = inference.colorize_rgb(model, rgb, config.data.image_size)
-    return tf.image.convert_image_dtype(colorized, tf.uint8, saturate=True).numpy()

@@ -14,10 +14,9 @@ import tensorflow as tf
 from export import __main__ as export_cli
 from export import versions
 from export.limits import DEFAULT_MAX_BATCH, LIMITS_FILE
-from tfcolor.models import restoring
+from tests.helpers import copy_exported, keras_colorized, photo_crops, save_image
 from tfcolor.data import images
-
-from conftest import copy_exported, keras_colorized, photo_crops, save_image
+from tfcolor.models import restoring
 
 pytestmark = pytest.mark.slow
 VENV_BIN = Path(sys.executable).parent
@@ -143,7 +142,8 @@ def test_limits_are_baked_into_every_signature(trained_run, tmp_path, capsys):
     loaded = tf.saved_model.load(str(base / "1"))  # TensorFlow alone, as TF-Serving loads it
     over_batch = "request has 3 images, over the limit of 2 per request"
     calls = {
-        "serving_default": lambda n, side: {"image_bytes": tf.constant([tf.io.encode_png(photo_crops(1, size=side)[0]).numpy()] * n)},
+        "serving_default": lambda n, side: {
+            "image_bytes": tf.constant([tf.io.encode_png(photo_crops(1, size=side)[0]).numpy()] * n)},
         "colorize_rgb": lambda n, side: {"images": tf.zeros([n, side, side, 3], tf.uint8)},
         "colorize_lab": lambda n, side: {"l_scaled": tf.zeros([n, side, side, 1])},
     }
@@ -172,5 +172,6 @@ def test_default_export_refuses_a_decompression_bomb_from_its_header(exported):
     loaded = tf.saved_model.load(str(exported / "1"))
     assert json.loads((exported / "1" / LIMITS_FILE).read_text()) == {
         "max_pixels": images.DEFAULT_MAX_PIXELS, "max_batch": DEFAULT_MAX_BATCH}
-    with pytest.raises(tf.errors.InvalidArgumentError, match="image is 20000x20000 = 400000000 pixels, over the limit of 50000000"):
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match="image is 20000x20000 = 400000000 pixels, over the limit of 50000000"):
         loaded.signatures["serving_default"](image_bytes=tf.constant([bomb]))

@@ -37,7 +37,8 @@ def test_random_search_writes_best_config_that_train_accepts(tmp_path, capsys):
                        "--max-steps", "1", "--sample", "0"]) == 0
     saved = run_layout.load_config(run_dir)
     assert list(saved.model.generator_filters) == best["model"]["generator_filters"]
-    assert saved.train.lr == pytest.approx(best["train"]["lr"]) and saved.train.l1_weight == pytest.approx(best["train"]["l1_weight"])
+    assert saved.train.lr == pytest.approx(best["train"]["lr"])
+    assert saved.train.l1_weight == pytest.approx(best["train"]["l1_weight"])
     assert saved.train.label_smoothing == best["train"]["label_smoothing"] and saved.train.max_steps == 1
 
 

@@ -1,12 +1,16 @@
 """`python -m tfcolor.colorize` on photos of odd sizes, grayscale inputs and unreadable files."""
+
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from serving.devserver_process import flat_png
+from tests.helpers import NOT_UTF8_NAME, photo_crops, save_image
 from tfcolor import colorize
 from tfcolor.data import color, demo
-
-from conftest import photo_crops, save_image
 
 pytestmark = pytest.mark.slow
 
@@ -77,3 +81,42 @@ def test_bad_arguments_exit_with_usage_errors(run_dir, tmp_path, capsys):
             colorize.main(argv)
         assert exit_info.value.code == 2
         assert message in capsys.readouterr().err
+
+
+def mixed_folder(root: Path) -> dict[str, str]:
+    """Good photos beside every kind of bad file; returns {bad file's printable name: expected reason}."""
+    crops = photo_crops(3, size=40)
+    save_image(root / "good.jpg", crops[0], quality=95)
+    save_image(root / "sub" / "good.png", crops[1])
+    (root / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG")
+    (root / "gone.jpg").symlink_to(root / "deleted-long-ago.jpg")
+    os.close(os.open(os.fsencode(root) + b"/" + NOT_UTF8_NAME, os.O_WRONLY | os.O_CREAT))
+    (root / "bomb.png").write_bytes(flat_png(9000, 9000))
+    expected = {
+        "broken.jpg": "not a readable image",
+        "gone.jpg": "unreadable (No such file or directory)",
+        "caf\\xe9.jpg": "its name is not valid UTF-8",
+        "bomb.png": "image is 9000x9000 = 81000000 pixels, over the limit of 50000000 pixels",
+    }
+    if os.geteuid() != 0:  # root reads any file whatever its mode
+        save_image(root / "locked.jpg", crops[2], quality=95).chmod(0)
+        expected["locked.jpg"] = "unreadable (Permission denied)"
+    return expected
+
+
+def test_colorize_processes_the_good_photos_of_a_mixed_folder_and_reports_each_bad_one(trained_run, tmp_path, capsys):
+    expected = mixed_folder(tmp_path / "in")
+    out = tmp_path / "out"
+    code = colorize.main(["--run", str(trained_run), "--test-input", str(tmp_path / "in"), "--test-output", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.png")) == ["good.png", "sub/good.png"]
+    skipped_lines = [line for line in captured.err.splitlines() if line.startswith("skipped ")]
+    assert len(skipped_lines) == len(expected)
+    for name, reason in expected.items():
+        assert any(name in line and reason in line for line in skipped_lines), (name, captured.err)
+    assert f"Colorized 2 of {2 + len(expected)} images" in captured.out
+
+    strict = colorize.main(["--run", str(trained_run), "--test-input", str(tmp_path / "in"),
+                            "--test-output", str(tmp_path / "strict"), "--strict"])
+    assert strict == 1

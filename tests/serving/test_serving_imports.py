@@ -3,13 +3,11 @@ imports only below it). Each check runs in a fresh interpreter: this test proces
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import photo_crops, save_image
+from tests.helpers import ROOT, photo_crops, save_image
 
-ROOT = Path(__file__).resolve().parent.parent
 PYTHON_TIMEOUT = 300  # seconds: far above an import and one prediction, only there so a hang fails
 # Runs the dev server's main() in a thread on a free port of 127.0.0.1, sends one :predict request over
 # HTTP, and prints the answer's status and predictions and the process's sys.modules, as one JSON line.

@@ -25,7 +25,8 @@ def test_the_deployment_configs_are_valid():
 
 @pytest.mark.parametrize("parse, text", [
     (config_schema.parse_model_config, 'model_config_list { config { nam: "tfcolor" base_path: "/m" } }'),
-    (config_schema.parse_model_config, 'model_config_list { config { name: "x" base_path: "/m" model_version_policy { newest {} } } }'),
+    (config_schema.parse_model_config,
+     'model_config_list { config { name: "x" base_path: "/m" model_version_policy { newest {} } } }'),
     (config_schema.parse_batching_parameters, "max_batch_sise { value: 8 }"),
     (config_schema.parse_batching_parameters, "max_batch_size: 8"),
     (config_schema.parse_monitoring_config, "prometheus_config { enabled: true }"),

@@ -9,7 +9,7 @@ from tfcolor.data import color
 from tfcolor.models import factory, gan, networks, optimizers
 from tfcolor.config import ModelConfig, RunConfig, TrainConfig
 
-from conftest import photo_crops
+from tests.helpers import photo_crops
 
 TINY = ModelConfig(generator_filters=(8, 16, 32), generator_dropout=(0.0, 0.0), discriminator_filters=(8, 16, 16, 16))
 

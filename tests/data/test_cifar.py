@@ -1,11 +1,14 @@
+import io
+import os
 import pickle
+import struct
 
 import numpy as np
 import pytest
 
+from tests.helpers import TINY_TRAIN_ARGS, photo_crops, write_cifar_batch
+from tfcolor import train
 from tfcolor.data import cifar
-
-from conftest import photo_crops, write_cifar_batch
 
 
 def test_reads_official_layout_back_to_images(tmp_path):
@@ -29,7 +32,6 @@ class _Exploit:
         self.marker = marker
 
     def __reduce__(self):
-        import os
 
         return (os.system, (f"touch {self.marker}",))
 
@@ -58,3 +60,28 @@ def test_load_split_accepts_parent_folder_and_names_missing_batches(cifar_dir):
     (cifar_dir / "data_batch_3").unlink()
     with pytest.raises(FileNotFoundError, match="data_batch_3"):
         cifar.load_split(cifar_dir, train=True)
+
+
+def cifar_faults() -> dict[str, bytes]:
+    good = io.BytesIO()
+    planar = photo_crops(2).transpose(0, 3, 1, 2).reshape(2, -1)
+    pickle.dump({b"data": planar, b"labels": [0, 1]}, good, protocol=2)
+    return {
+        "truncated": good.getvalue()[: len(good.getvalue()) // 2],
+        "wrong shape": pickle.dumps({b"data": np.zeros((2, 10), np.uint8), b"labels": [0, 1]}, protocol=2),
+        "wrong dtype": pickle.dumps({b"data": np.zeros((2, 3072), np.float32), b"labels": [0, 1]}, protocol=2),
+        "not a dict": pickle.dumps([planar], protocol=2),
+        "claims 2^40 bytes": b"\x80\x04\x8e" + struct.pack("<Q", 2**40) + b"ab.",
+    }
+
+
+@pytest.mark.parametrize("fault", list(cifar_faults()))
+def test_a_bad_cifar_batch_is_a_clear_error_naming_the_file(cifar_dir, tmp_path, capsys, fault):
+    bad = cifar_dir / "data_batch_3"
+    bad.write_bytes(cifar_faults()[fault])
+    assert len(cifar_faults()["claims 2^40 bytes"]) == 14
+    code = train.main([*TINY_TRAIN_ARGS, "--dataset", "cifar10", "--dataset-path", str(cifar_dir),
+                       "--checkpoints-path", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"error: {bad}: " in err and "Traceback" not in err and "MemoryError" not in err

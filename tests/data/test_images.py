@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from serving.devserver_process import flat_png
 from tfcolor.data import images
 
 FORMATS = [("JPEG", {}), ("PNG", {}), ("GIF", {}), ("BMP", {}), ("WEBP", {"lossless": False}),
@@ -38,15 +39,8 @@ def test_unknown_bytes_have_no_size_and_decoding_refuses_them():
     assert images.encoded_size(tf.constant(b"")).numpy().tolist() == [0, 0]
 
 
-def flat_png(side: int) -> bytes:
-    """A decompression bomb: a `side`x`side` one-colour PNG, tens of KB on the wire, side² bytes decoded."""
-    buffer = io.BytesIO()
-    Image.new("L", (side, side)).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
 def test_check_pixels_refuses_a_bomb_in_a_graph_before_decoding():
-    bomb = flat_png(9000)
+    bomb = flat_png(9000, 9000)
     check = tf.function(lambda contents: images.decode_rgb(images.check_pixels(contents, images.DEFAULT_MAX_PIXELS)))
     with pytest.raises(tf.errors.InvalidArgumentError, match="image is 9000x9000 = 81000000 pixels, over the limit of 50000000"):
         check(tf.constant(bomb))

@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 from skimage import color as skcolor
 
+from tests.helpers import TINY_TRAIN_ARGS, photo_crops, save_image, write_cifar_batch
 from tfcolor import evaluate, train
-
-from conftest import TINY_TRAIN_ARGS, photo_crops, save_image, write_cifar_batch
 
 pytestmark = pytest.mark.slow
 

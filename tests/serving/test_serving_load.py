@@ -25,8 +25,7 @@ from serving.devserver import DevServer, ServerLimits
 from serving.devserver_process import ServerProcess, flat_png
 from serving.limits import METRICS_PATH
 from serving.model_registry import ModelRegistry
-
-from conftest import copy_exported, photo_crops
+from tests.helpers import copy_exported, photo_crops
 
 pytestmark = pytest.mark.slow
 PREDICT = "/v1/models/tfcolor:predict"

@@ -11,11 +11,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.helpers import TINY_TRAIN_ARGS, photo_crops, save_image
 from tfcolor import shards, train
-from tfcolor.data import cifar, photo_files, pipelines, places365, reading, shard_reader, skips, sources
 from tfcolor.config import DataConfig
-
-from conftest import TINY_TRAIN_ARGS, photo_crops, save_image
+from tfcolor.data import cifar, photo_files, pipelines, places365, reading, shard_reader, skips, sources
 
 MAX_PIXELS = 48 * 48
 NOT_UTF8_NAME = b"caf\xe9.jpg"

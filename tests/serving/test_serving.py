@@ -15,8 +15,7 @@ from export import __main__ as export_cli
 from serving import client
 from serving.devserver import DevServer, ServerLimits
 from serving.model_registry import ModelRegistry
-
-from conftest import copy_exported, keras_colorized, photo_crops, save_image
+from tests.helpers import copy_exported, keras_colorized, photo_crops, save_image
 
 pytestmark = pytest.mark.slow
 MAX_BYTES = 2 * 1024 * 1024
@@ -95,10 +94,12 @@ BAD_REQUESTS = [
     ("no instances", json.dumps({"signature_name": "serving_default"}).encode(), "exactly one of"),
     ("bad base64", json.dumps({"instances": [{"b64": "***"}]}).encode(), "invalid base64"),
     ("undecodable image", json.dumps({"instances": [b64(b"definitely not an image")]}).encode(), "Unknown image file format"),
-    ("unknown signature", json.dumps({"signature_name": "nope", "instances": [1]}).encode(), 'Serving signature name: "nope" not found'),
+    ("unknown signature", json.dumps({"signature_name": "nope", "instances": [1]}).encode(),
+     'Serving signature name: "nope" not found'),
     ("wrong dtype", json.dumps({"signature_name": "colorize_rgb", "inputs": [[["a"]]]}).encode(), "could not be read as uint8"),
     ("wrong rank", json.dumps({"signature_name": "colorize_lab", "inputs": [1.0, 2.0]}).encode(), "the signature expects"),
-    ("two channels", json.dumps({"signature_name": "colorize_rgb", "inputs": np.zeros((1, 4, 4, 2), int).tolist()}).encode(), "expects 1 or 3 channels"),
+    ("two channels", json.dumps({"signature_name": "colorize_rgb", "inputs": np.zeros((1, 4, 4, 2), int).tolist()}).encode(),
+     "expects 1 or 3 channels"),
     ("too large", b"{" + b" " * (MAX_BYTES + 10) + b"}", "exceeds the limit"),
 ]
 

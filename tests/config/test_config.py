@@ -6,9 +6,8 @@ import pytest
 
 import export.__main__ as export_main
 from tfcolor import colorize, config, evaluate, train, tune
-from tfcolor.config import flags
+from tfcolor.config import ConfigError, ModelConfig, RunConfig, flags
 from tfcolor.models import factory
-from tfcolor.config import ConfigError, ModelConfig, RunConfig
 
 # (field, invalid value, whether `python -m tfcolor.tune` takes the flag too)
 INVALID = [
@@ -74,7 +73,8 @@ def test_every_bad_field_is_named_at_once():
     with pytest.raises(ConfigError) as raised:
         config.resolve({"epochs": 0, "beta1": 1.5, "jit_compile": "maybe"})
     text = str(raised.value)
-    assert "train.epochs" in text and "train.beta1" in text and "train.jit_compile (--jit-compile): expected one of auto, on, off" in text
+    assert "train.epochs" in text and "train.beta1" in text
+    assert "train.jit_compile (--jit-compile): expected one of auto, on, off" in text
 
 
 def test_unknown_names_are_refused_with_the_known_ones():

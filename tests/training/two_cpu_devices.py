@@ -3,6 +3,7 @@ logical devices, so `--strategy mirrored` trains on two replicas on a machine wi
 import sys
 
 import tfcolor  # noqa: F401  (first: TensorFlow's runtime options)
+
 # isort: split
 import tensorflow as tf
 

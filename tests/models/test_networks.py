@@ -7,7 +7,7 @@ from tfcolor.data import color
 from tfcolor.models import networks
 from tfcolor.config import NETWORK_PRESETS, filters_for_depth
 
-from conftest import photo_crops
+from tests.helpers import photo_crops
 
 KERNEL_AREA = 16
 

@@ -3,10 +3,9 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from tfcolor.data import color, demo, images, photo_files, pipelines, places365
+from tests.helpers import photo_crops, save_image
 from tfcolor.config import DataConfig
-
-from conftest import photo_crops, save_image
+from tfcolor.data import color, demo, images, photo_files, pipelines, places365
 
 
 def _take(dataset, batches):
@@ -88,7 +87,8 @@ def test_decode_converts_rgba_palette_and_16_bit(tmp_path):
     np.testing.assert_allclose(images.decode_rgb(tf.io.read_file(str(tmp_path / "deep.png"))).numpy()[0, 0], [0, 1, 0])
 
 
-@pytest.mark.parametrize("suffix, options", [(".bmp", {}), (".gif", {}), (".webp", {"lossless": True}), (".jpeg", {"quality": 95})])
+@pytest.mark.parametrize("suffix, options",
+                         [(".bmp", {}), (".gif", {}), (".webp", {"lossless": True}), (".jpeg", {"quality": 95})])
 def test_folder_finds_every_supported_format_recursively(tmp_path, suffix, options):
     image = photo_crops(1)[0]
     save_image(tmp_path / "deep" / "er" / f"photo{suffix.upper()}", image, **options)

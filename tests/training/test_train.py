@@ -12,12 +12,11 @@ import pytest
 import tensorflow as tf
 
 import export
+from tests.helpers import TINY_TRAIN_ARGS, photo_crops, save_image
 from tfcolor import colorize, train
 from tfcolor.config import run_layout
-from tfcolor.training import checkpoints
 from tfcolor.models import colorizer, inference
-
-from conftest import TINY_TRAIN_ARGS, photo_crops, save_image
+from tfcolor.training import checkpoints
 
 pytestmark = pytest.mark.slow
 TINY = [*TINY_TRAIN_ARGS, "--log-interval", "1"]

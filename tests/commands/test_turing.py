@@ -7,9 +7,9 @@ import time
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tfcolor.models import restoring
-from tfcolor.data import pipelines
 from tfcolor.config import DataConfig
+from tfcolor.data import pipelines
+from tfcolor.models import restoring
 from tfcolor.turing import __main__ as turing_cli
 from tfcolor.turing.pairs import build_pairs
 from tfcolor.turing.scoring import summarize, wilson_interval

@@ -29,12 +29,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.helpers import photo_crops, save_image
 from tfcolor import config, train
 from tfcolor.config import run_layout
-from tfcolor.training import checkpoints
 from tfcolor.data import pipelines
-
-from conftest import photo_crops, save_image
+from tfcolor.training import checkpoints
 
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).resolve().parent

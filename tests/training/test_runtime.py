@@ -8,15 +8,18 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tfcolor.training import runtime
+from tests.helpers import ROOT
 from tfcolor.config import ConfigError
+from tfcolor.training import runtime
 
-ROOT = Path(__file__).resolve().parent.parent
 PROBE = ("import importlib, os, sys; importlib.import_module(sys.argv[1]); "
          "from tensorflow.python.util import _pywrap_util_port as port; "
          "print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'), port.IsMklEnabled())")
-ENTRY_POINTS = ["tfcolor.train", "tfcolor.colorize", "tfcolor.evaluate", "tfcolor.tune", "tfcolor.turing.__main__",
-                "export.__main__", "serving.devserver"]
+# Python runs a package's __init__ before any of its modules, and each of the three packages' __init__
+# imports tfcolor (which sets the variable) first: one entry point per package proves every entry point
+# of that package, and the static check below proves each __init__ does it first.
+ENTRY_POINTS = ["tfcolor.train", "export.__main__", "serving.devserver"]
+PACKAGE_ROOTS = ("tfcolor", "export", "serving")
 
 
 def probe(module: str, onednn: str | None) -> str:
@@ -32,6 +35,15 @@ def probe(module: str, onednn: str | None) -> str:
 @pytest.mark.parametrize("module", ENTRY_POINTS)
 def test_every_entry_point_runs_tensorflow_with_onednn(module):
     assert probe(module, None) == "1 True"
+
+
+def test_every_package_sets_tensorflows_options_before_anything_else():
+    for package in PACKAGE_ROOTS[1:]:
+        body = ast.parse((ROOT / package / "__init__.py").read_text()).body
+        first_import = next(node for node in body if isinstance(node, (ast.Import, ast.ImportFrom)))
+        assert isinstance(first_import, ast.Import) and first_import.names[0].name == "tfcolor", package
+    source = (ROOT / "tfcolor" / "__init__.py").read_text()
+    assert 'os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")' in source and "import tensorflow" not in source
 
 
 def test_a_users_own_onednn_setting_wins():
