@@ -8,6 +8,7 @@ from pathlib import Path
 from export import signatures, versions, warmup
 from export.limits import Limits
 from tfcolor.config import ConfigError
+from tfcolor.config.rules import is_positive_int
 from tfcolor.models import restoring
 from tfcolor.models.colorizer import Colorizer
 
@@ -25,7 +26,7 @@ def export_model(model: Colorizer, output: str | Path, model_size: int, version:
         ConfigError: `limits.max_pixels` is below the model's own size (the warm-up image, and any
             photo at the model's resolution, would be refused).
     """
-    if version is not None and version <= 0:
+    if version is not None and not is_positive_int(version):
         raise ValueError(f"--version must be a positive integer, got {version}")
     if limits.max_pixels < model_size * model_size:
         raise ConfigError(f"--max-pixels {limits.max_pixels} is below the model's own {model_size}x{model_size} "

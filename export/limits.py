@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from tfcolor.config import DEFAULT_MAX_PIXELS, ConfigError
+from tfcolor.config.rules import is_positive_int
 
 DEFAULT_MAX_BATCH = 64
 # Beside TF-Serving's warm-up records: TF-Serving ignores other files in assets.extra, and a server
@@ -32,7 +33,7 @@ class Limits:
 
     def __post_init__(self):
         for name, value in dataclasses.asdict(self).items():
-            if not isinstance(value, int) or value <= 0:
+            if not is_positive_int(value):
                 raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
 
     def write(self, version_dir: Path) -> Path:

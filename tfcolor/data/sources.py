@@ -56,7 +56,17 @@ def shuffled_indices(count: int, pass_seed: tf.Tensor) -> tf.data.Dataset:
     return tf.data.Dataset.from_tensor_slices(order)
 
 
-class PhotoFiles:
+class _IndexedSource:
+    """A source whose keys are the indices 0..len-1 of its elements (its subclass says how many)."""
+
+    def in_order(self) -> tf.data.Dataset:
+        return tf.data.Dataset.range(len(self))
+
+    def shuffled(self, pass_seed: tf.Tensor) -> tf.data.Dataset:
+        return shuffled_indices(len(self), pass_seed)
+
+
+class PhotoFiles(_IndexedSource):
     """Photo files (any format `decode_rgb` reads); a key is a file's index in `paths`."""
 
     skips_unreadable = True
@@ -67,12 +77,6 @@ class PhotoFiles:
 
     def __len__(self) -> int:
         return len(self.paths)
-
-    def in_order(self) -> tf.data.Dataset:
-        return tf.data.Dataset.range(len(self.paths))
-
-    def shuffled(self, pass_seed: tf.Tensor) -> tf.data.Dataset:
-        return shuffled_indices(len(self.paths), pass_seed)
 
     def reader(self, stats: PipelineStats, min_side: int | None, max_pixels: int) -> Reader:
         # Paths travel as bytes: a name that is not UTF-8 (listing skips those) cannot break the graph.
@@ -88,7 +92,7 @@ class PhotoFiles:
         return PhotoFiles(self.paths[worker::workers])
 
 
-class ImageArray:
+class ImageArray(_IndexedSource):
     """Images already in memory, uint8 `(N, H, W, 3)` (CIFAR-10's batches, the demo's patches); a key is a row."""
 
     skips_unreadable = True
@@ -99,12 +103,6 @@ class ImageArray:
 
     def __len__(self) -> int:
         return len(self.images)
-
-    def in_order(self) -> tf.data.Dataset:
-        return tf.data.Dataset.range(len(self.images))
-
-    def shuffled(self, pass_seed: tf.Tensor) -> tf.data.Dataset:
-        return shuffled_indices(len(self.images), pass_seed)
 
     def reader(self, stats: PipelineStats, min_side: int | None, max_pixels: int) -> Reader:
         images = tf.constant(self.images)

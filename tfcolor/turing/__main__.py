@@ -45,8 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.size <= 0 or args.delay < 0:
-        parser.error("--size must be positive and --delay not negative")
+    if args.delay < 0:
+        parser.error(f"--delay: expected seconds, 0 or more, got {args.delay}")
     try:
         config, model = restoring.load_colorizer(args.checkpoints_path)
     except (run_layout.RunError, ConfigError) as error:
