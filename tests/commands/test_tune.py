@@ -1,4 +1,5 @@
-"""`python -m tfcolor.tune`: a 2-trial random search, its best config, HParams logs, and resuming."""
+"""`python -m tfcolor.tune`: a 2-trial random search, its best config, HParams logs; the default bayesian
+search, and resuming."""
 import json
 
 import pytest
@@ -42,23 +43,18 @@ def test_random_search_writes_best_config_that_train_accepts(tmp_path, capsys):
     assert saved.train.label_smoothing == best["train"]["label_smoothing"] and saved.train.max_steps == 1
 
 
-def test_interrupted_search_resumes_instead_of_starting_over(tmp_path):
-    directory = tmp_path / "search"
-    assert tune.main([*QUICK, "--algorithm", "random", "--max-trials", "1", "--directory", str(directory)]) == 0
-    first = (directory / "search" / "trial_0" / "trial.json").read_text()
-    assert tune.main([*QUICK, "--algorithm", "random", "--max-trials", "2", "--directory", str(directory)]) == 0
-    assert len(list((directory / "search").glob("trial_*"))) == 2
-    assert (directory / "search" / "trial_0" / "trial.json").read_text() == first
-
-
-def test_the_default_bayesian_search_runs_on_a_fresh_install(tmp_path, capsys):
+def test_the_default_bayesian_search_runs_on_a_fresh_install_and_resumes_when_interrupted(tmp_path, capsys):
     # No --algorithm: keras-tuner's BayesianOptimization, which needs scikit-learn (keras-tuner[bayesian]).
+    # Stopped after one trial, the same command with more trials goes on instead of starting over.
     directory = tmp_path / "search"
+    assert tune.main([*QUICK, "--max-trials", "1", "--directory", str(directory)]) == 0
+    first = (directory / "search" / "trial_0" / "trial.json").read_text()
     assert tune.main([*QUICK, "--max-trials", "2", "--directory", str(directory)]) == 0
     assert "Best trial" in capsys.readouterr().out and (directory / "best_config.json").is_file()
     oracle = json.loads((directory / "search" / "oracle.json").read_text())
     assert "num_initial_points" in oracle  # the state of keras-tuner's BayesianOptimizationOracle
     assert len(list((directory / "search").glob("trial_*"))) == 2
+    assert (directory / "search" / "trial_0" / "trial.json").read_text() == first
 
 
 def test_max_steps_is_total_batches_per_trial_as_in_train():
