@@ -10,105 +10,13 @@ makes any skip fail the run (exit 1). From Python: `colorize_paths(run, IN, OUT)
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
-from collections.abc import Callable
-from pathlib import Path
 
-import tensorflow as tf
+from tfcolor.config import ConfigError, flags, run_layout
+from tfcolor.data import skips
+from tfcolor.models.photo_colorizing import ColorizeSummary, colorize_paths
 
-from tfcolor.config import DEFAULT_MAX_PIXELS, ConfigError, flags, run_layout
-from tfcolor.data import photo_files, reading, skips
-from tfcolor.models import inference, restoring
-from tfcolor.models.colorizer import Colorizer
-
-
-@dataclasses.dataclass
-class ColorizeSummary:
-    """What `colorize_paths` did: the PNGs written and the inputs skipped, with the reason."""
-
-    written: list[Path] = dataclasses.field(default_factory=list)
-    skipped: dict[str, str] = dataclasses.field(default_factory=dict)  # printable name -> reason
-
-
-def output_paths(inputs: list[Path], input_root: Path, output_dir: Path) -> dict[Path, Path]:
-    """`photo.jpg` -> `OUT/photo.png`, keeping sub-folders; `photo.jpg` beside `photo.png` -> `photo_jpg.png`."""
-    relative = {path: path.relative_to(input_root) if path != input_root else Path(path.name) for path in inputs}
-    stems: dict[Path, int] = {}
-    for path in inputs:
-        stem = relative[path].with_suffix("")
-        stems[stem] = stems.get(stem, 0) + 1
-    targets: dict[Path, Path] = {}
-    for path in inputs:
-        stem = relative[path].with_suffix("")
-        if stems[stem] > 1:
-            stem = stem.with_name(f"{stem.name}_{relative[path].suffix.lstrip('.').lower()}")
-        targets[path] = output_dir / stem.with_suffix(".png")
-    return targets
-
-
-def input_photos(source: str | Path, skipped: dict[str, str]) -> tuple[list[Path], Path]:
-    """(photos, root) of a photo file or a folder searched recursively; names that are not UTF-8 go
-    into `skipped` instead.
-
-    Raises:
-        FileNotFoundError: `source` does not exist.
-        DatasetError: a folder with no image in it.
-    """
-    source = Path(source)
-    if source.is_file():
-        if not photo_files.has_text_name(source):
-            skipped[photo_files.printable(source)] = skips.UNTEXT_NAME_REASON
-            return [], source.parent
-        return [source], source
-    if not source.is_dir():
-        raise FileNotFoundError(f"--test-input {photo_files.printable(source)} does not exist")
-    photos = [Path(p) for p in photo_files.find_images(source, skipped)]
-    if not photos and not skipped:
-        raise skips.DatasetError(f"--test-input {source} holds no images ({', '.join(photo_files.IMAGE_EXTENSIONS)})")
-    return photos, source
-
-
-def colorize_paths(run_or_model: str | Path | Colorizer, source: str | Path, output_dir: str | Path,
-                   image_size: int | None = None, report: Callable[[str], None] | None = None,
-                   max_pixels: int = DEFAULT_MAX_PIXELS) -> ColorizeSummary:
-    """Colorize a photo or a folder of photos into `output_dir` as PNGs at their own sizes.
-
-    Args:
-        run_or_model: a run directory (or one checkpoint in it), or a loaded model (then give `image_size`).
-        image_size: the resolution the model predicts at (default: the run's training size).
-        report: called with one line per skipped file (default: nothing).
-        max_pixels: photos with more pixels are skipped before they are decoded.
-
-    Raises:
-        RunError: not a trained run. FileNotFoundError, DatasetError: as `input_photos`.
-    """
-    summary = ColorizeSummary()
-    photos, root = input_photos(source, summary.skipped)
-    if report:
-        for name, reason in summary.skipped.items():
-            report(f"skipped {name}: {reason}")
-    if isinstance(run_or_model, Colorizer):
-        model, model_size = run_or_model, image_size
-        if model_size is None:
-            raise ValueError("colorize_paths with a model needs its image_size")
-    else:
-        config, model = restoring.load_colorizer(run_or_model)
-        model_size = image_size or config.data.image_size
-    colorize = tf.function(lambda rgb: inference.colorize_rgb(model, rgb, model_size), reduce_retracing=True)
-    for photo, target in output_paths(photos, root, Path(output_dir)).items():
-        try:
-            rgb = reading.read_photo(photo, max_pixels)
-        except reading.PhotoSkipped as reason:
-            summary.skipped[str(photo)] = str(reason)
-            if report:
-                report(f"skipped {photo}: {reason}")
-            continue
-        colorized = tf.image.convert_image_dtype(colorize(rgb), tf.uint8, saturate=True)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(tf.io.encode_png(colorized).numpy())
-        summary.written.append(target)
-    return summary
+__all__ = ["ColorizeSummary", "build_parser", "colorize_paths", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:

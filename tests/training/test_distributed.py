@@ -156,7 +156,7 @@ def test_a_killed_worker_then_a_restarted_cluster_resumes_at_the_right_step(run_
     while latest_step(run) < 2 and time.time() < deadline and chief.poll() is None:
         time.sleep(0.5)
     os.killpg(other.pid, signal.SIGKILL)
-    finish([chief], timeout=30)  # it cannot go on without its peer; killed if it still waits for it
+    finish([chief], timeout=5)  # it cannot go on without its peer; killed if it still waits for it
     finish([other])
     saved = latest_step(run)
     assert saved >= 2 and saved % 2 == 0
