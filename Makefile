@@ -26,8 +26,11 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 
+# Two test processes at a time (much of a test's time is TensorFlow tracing its graphs, one core each),
+# then, alone, the tests that assert on elapsed time (marked `exclusive`).
 test: $(VENV)/.installed $(CHROMIUM) lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 -m "not exclusive"
+	$(PY) -m pytest -m exclusive
 
 # The fast lane: lint, then pure functions and small units, no training, no export, no browser (under a minute).
 test-fast: $(VENV)/.installed lint

@@ -26,7 +26,7 @@ setup(
         # `make test` runs the tests and the lint (ruff, and import-linter's contracts in .importlinter).
         "test": ["pytest>=9.0", "pytest-timeout>=2.4", "pillow>=10.0", "pyyaml>=6.0", "playwright>=1.50",
                  "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29", "prometheus-client>=0.20", "ruff>=0.15",
-                 "import-linter>=2.17"],
+                 "import-linter>=2.17", "pytest-xdist>=3.6"],
     },
     entry_points={
         "console_scripts": [

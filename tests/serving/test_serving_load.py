@@ -27,7 +27,7 @@ from serving.limits import METRICS_PATH
 from serving.model_registry import ModelRegistry
 from tests.helpers import copy_exported, photo_crops
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.exclusive]
 PREDICT = "/v1/models/tfcolor:predict"
 ANSWER_TIMEOUT = 30.0  # seconds: far above any answer here, only there so a hung server fails instead of hangs
 BOMB_EXTRA_MEMORY = 100 * 1024 * 1024  # bytes: the target for a refused decompression bomb
