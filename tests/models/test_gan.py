@@ -5,11 +5,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.helpers import photo_crops
+from tfcolor.config import ModelConfig, RunConfig, TrainConfig
 from tfcolor.data import color
 from tfcolor.models import factory, gan, networks, optimizers
-from tfcolor.config import ModelConfig, RunConfig, TrainConfig
-
-from tests.helpers import photo_crops
 
 TINY = ModelConfig(generator_filters=(8, 16, 32), generator_dropout=(0.0, 0.0), discriminator_filters=(8, 16, 16, 16))
 

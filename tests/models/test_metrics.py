@@ -1,11 +1,12 @@
+"""Colorization metrics against values worked out by hand: accuracy, PSNR, SSIM, AuC, colourfulness."""
 import numpy as np
 import pytest
 
 from tfcolor.models import metrics
 
 
-def _lab(l, a, b, shape=(1, 2, 2)):
-    return np.stack([np.full(shape, l), np.full(shape, a), np.full(shape, b)], axis=-1).astype(np.float32)
+def _lab(lightness, a, b, shape=(1, 2, 2)):
+    return np.stack([np.full(shape, lightness), np.full(shape, a), np.full(shape, b)], axis=-1).astype(np.float32)
 
 
 def test_pixel_accuracy_uses_seed_tolerances():

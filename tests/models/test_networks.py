@@ -3,11 +3,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.helpers import photo_crops
+from tfcolor.config import NETWORK_PRESETS, filters_for_depth
 from tfcolor.data import color
 from tfcolor.models import networks
-from tfcolor.config import NETWORK_PRESETS, filters_for_depth
-
-from tests.helpers import photo_crops
 
 KERNEL_AREA = 16
 

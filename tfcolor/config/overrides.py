@@ -17,8 +17,8 @@ from tfcolor.config.rules import check_choice, invalid, is_positive_int
 from tfcolor.config.schema import SECTIONS, RunConfig
 
 # Settings that may change when a run is resumed; any other difference means another model.
-RESUMABLE_FIELDS = ("train.", "data.dataset_path", "data.augment", "data.cache", "data.demo_patches",
-                    "data.crop_scale", "data.max_pixels")
+RESUMABLE_FIELDS = ("train.", "data.dataset_path", "data.validation_path", "data.augment", "data.augment_lightness",
+                    "data.cache", "data.demo_patches", "data.crop_scale", "data.max_pixels")
 
 
 def _check_network_shortcuts(base_filters: int, depth: int) -> None:

@@ -50,9 +50,15 @@ class DataConfig:
     dataset: str = setting("demo", one_of(DATASETS), "dataset to train on; `demo` is the embedded default; "
                            "`tfrecord`: shards written by python -m tfcolor.shards", choices(DATASETS))
     dataset_path: str | None = setting(None, None, "where the dataset lives (not needed for demo)", "PATH")
+    validation_path: str | None = setting(
+        None, None, "a folder of photos to validate on instead of the dataset's own held-out split: photos "
+        "from another source show in TensorBoard whether colour transfers, not whether it is memorised", "PATH")
     image_size: int = setting(32, POSITIVE, "training patch size; a multiple of 2**depth", "PIXELS")
     color_space: str = setting("lab", one_of(COLOR_SPACES), "what the network predicts", choices(COLOR_SPACES))
     augment: bool = setting(True, None, "random horizontal flips", BOOL_METAVAR)
+    augment_lightness: bool = setting(
+        False, None, "random contrast, gamma and noise of the lightness the network sees (its a*b* target "
+        "unchanged), so it learns colour from content rather than from one corpus's exposure", BOOL_METAVAR)
     cache: bool = setting(False, None, "decode the training photos once, into memory, at the size their crops need",
                           BOOL_METAVAR)
     demo_patches: int = setting(2048, POSITIVE, "training patches cut from the embedded photos per epoch", "N")

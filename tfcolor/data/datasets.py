@@ -44,6 +44,17 @@ def open_splits(config: DataConfig, seed: int, unlisted: dict[str, str]) -> tupl
     return _module(config).open_splits(config, seed, unlisted)
 
 
+def validation_folder(path: str, unlisted: dict[str, str]) -> Source:
+    """`--validation-path`: every photo of a folder, to validate on instead of the dataset's own split.
+
+    Raises:
+        DatasetError: not a folder.
+    """
+    if not Path(path).is_dir():
+        raise DatasetError(f"--validation-path {path} is not a folder of photos.")
+    return evaluation_split(DataConfig(dataset="folder", dataset_path=path), unlisted)
+
+
 def evaluation_split(config: DataConfig, unlisted: dict[str, str]) -> Source:
     """The photos to score a run on: the validation split, or what the dataset's module says."""
     module = _module(config)

@@ -29,6 +29,12 @@ def has_text_name(path: str | Path) -> bool:
     return True
 
 
+def source_of(path: str | Path) -> str:
+    """The collection a photo comes from, as its file name's prefix names it (`kphotoalbum-snow.jpg` ->
+    `kphotoalbum`, the convention of `../shared/photos*`, whose SOURCES.md lists each package)."""
+    return Path(path).name.split("-", 1)[0]
+
+
 def find_images(root: str | Path, skipped: dict[str, str] | None = None) -> list[str]:
     """Image files under `root`, recursive, sorted (case-insensitive extensions).
 

@@ -18,6 +18,7 @@ import tensorflow as tf
 from tfcolor.config import DataConfig
 from tfcolor.data import color, datasets, reading
 from tfcolor.data.images import random_square_crop, resize_shorter_side
+from tfcolor.data.lightness import augment_lightness
 from tfcolor.data.skips import DatasetError, PipelineStats
 from tfcolor.data.sources import Source, shuffled_indices
 
@@ -98,9 +99,19 @@ def _without_autotuning(dataset: tf.data.Dataset) -> tf.data.Dataset:
     return dataset.with_options(options)
 
 
-def _as_model_batches(images: tf.data.Dataset, config: DataConfig) -> tf.data.Dataset:
-    """Batches of float RGB -> `(l_scaled, color_scaled)`: Lab on whole batches, one vectorised op per batch."""
+def _as_model_batches(images: tf.data.Dataset, config: DataConfig, lightness_seed: int | None = None,
+                      first_batch: int = 0) -> tf.data.Dataset:
+    """Batches of float RGB -> `(l_scaled, color_scaled)`: Lab on whole batches, one vectorised op per batch.
+    With `lightness_seed` (training with `--augment-lightness`), batch k's lightness is augmented from the
+    seed pair (lightness_seed, k), k counted from `first_batch`, the stream's first global batch."""
     batches = images.map(lambda rgb: color.encode(rgb, config.color_space), num_parallel_calls=AUTOTUNE)
+    if lightness_seed is not None:
+        def augment(pair, index):
+            l_scaled, color_scaled = pair
+            return augment_lightness(l_scaled, tf.stack([tf.constant(lightness_seed, tf.int64), index])), color_scaled
+
+        numbers = tf.data.Dataset.range(first_batch, 2**62)
+        batches = tf.data.Dataset.zip(batches, numbers).map(augment, num_parallel_calls=AUTOTUNE)
     return _without_autotuning(batches.prefetch(AUTOTUNE))
 
 
@@ -196,7 +207,7 @@ def training_batches(source: Source, stats: PipelineStats, config: DataConfig, b
         return images.batch(batch_size, drop_remainder=True).take(steps)
 
     batches = tf.data.Dataset.range(first_epoch, 2**40).flat_map(epoch).skip(skip)
-    return _as_model_batches(batches, config)
+    return _as_model_batches(batches, config, seed + 2 if config.augment_lightness else None, start_batch)
 
 
 # Workers' seeds lie this far apart, so their orders and crops never coincide.
@@ -219,6 +230,8 @@ def make_pipelines(config: DataConfig, batch_size: int, seed: int, validate: boo
     color.check_color_space(config.color_space)
     unlisted: dict[str, str] = {}
     train_source, validation_source = datasets.open_splits(config, seed, unlisted)
+    if config.validation_path:
+        validation_source = datasets.validation_folder(config.validation_path, unlisted)
     if len(train_source) < batch_size:
         raise DatasetError(
             f"{config.dataset} at {config.dataset_path}: {len(train_source)} training images, "

@@ -135,3 +135,23 @@ class SkippedImages(keras.callbacks.Callback):
         if line:
             self.report(f"Epoch {epoch + 1}: skipped {line} of {this_epoch['files']} read this epoch.")
 
+
+
+class TransferGap(keras.callbacks.Callback):
+    """A line at the end of an epoch whose training photos score far above its validation photos: a model
+    that learns its corpus rather than colour (validate on another source with `--validation-path`)."""
+
+    def __init__(self, *, report: Callable[[str], None], gap_db: float = 3.0):
+        super().__init__()
+        self.report = report
+        self.gap_db = gap_db
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if "psnr" not in logs or "val_psnr" not in logs:
+            return
+        gap = float(logs["psnr"]) - float(logs["val_psnr"])
+        if gap > self.gap_db:
+            self.report(f"Epoch {epoch + 1}: the training photos score {gap:.1f} dB PSNR above the validation "
+                        f"photos ({float(logs['psnr']):.2f} against {float(logs['val_psnr']):.2f} dB): colour "
+                        f"learnt on these photos may not carry to others (--validation-path: photos of another source).")

@@ -62,6 +62,7 @@ def _callbacks(config: RunConfig, run_dir: Path, pipelines: Pipelines, saver: ch
         callbacks.BatchScalars(writer=writer, interval=settings.log_interval),
         callbacks.HParamsSummary(writer=writer, hparams=_hparams(config), trial_id=run_dir.resolve().name),
         callbacks.SkippedImages(writer=writer, stats=pipelines.stats, report=report),
+        callbacks.TransferGap(report=report),
         keras.callbacks.TensorBoard(str(run_dir / layout.LOGS_DIR), update_freq="epoch", write_graph=False),
     ]
     samples = _sample_batch(pipelines, settings.sample_size) if settings.sample else None
