@@ -149,7 +149,8 @@ def markdown(curves: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset-path", type=Path, action="append",
-                        help="a folder of photos; repeat for several (default: ../shared/photos and ../shared/photos-more)")
+                        help="a folder of photos; repeat for several (default: ../shared/photos and, for --split sources, "
+                             "../shared/photos-more)")
     parser.add_argument("--split", choices=("sources", "every-10th"), default="sources",
                         help="hold out whole sources (file prefixes), or every 10th photo")
     parser.add_argument("--image-size", type=int, default=64)
@@ -163,7 +164,8 @@ def main() -> None:
                         help=f"append the table to benchmarks/RESULTS.md, the plot to benchmarks/{RECORDED_PLOT}")
     args = parser.parse_args()
     output = args.output / f"{args.split}-{args.image_size}px"
-    split, held = split_photos(args.dataset_path or list(DEFAULT_PHOTOS), output, args.split)
+    folders = args.dataset_path or (list(DEFAULT_PHOTOS) if args.split == "sources" else DEFAULT_PHOTOS[:1])
+    split, held = split_photos(folders, output, args.split)
     curve_set = ALL_HELD_OUT if args.split == "sources" else next(iter(held))
     configs = {label: settings(args, split, label) for label in ("gan", "unet")}
     minutes = {label: 0.0 for label in configs}

@@ -128,7 +128,9 @@ def test_presets_follow_the_published_settings():
     assert presets["places365"].train.batch_size == 16 and presets["places365"].train.label_smoothing
     assert presets["places365"].train.epochs == 10
     for name, preset in presets.items():
-        assert preset.train.seed == 100 and preset.train.lr == 3e-4 and preset.train.l1_weight == 100.0
+        # The folder preset weighs L1 three times as much: measured on photo sources never trained on.
+        assert preset.train.seed == 100 and preset.train.lr == 3e-4
+        assert preset.train.l1_weight == (300.0 if name == "folder" else 100.0)
         config.resolve({} if name == "demo" else {"dataset_path": "somewhere"}, base=preset)  # valid once given its data
 
 
