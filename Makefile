@@ -6,10 +6,18 @@ DEMO_RUN ?= runs/demo
 
 .PHONY: demo test test-fast lint bench bench-quality clean
 
+# TensorFlow's build: `gpu` (the regular one, with its CUDA libraries) where nvidia-smi lists a GPU, else
+# `cpu` (tensorflow-cpu: no CUDA probing at start, a smaller install); `make test TF_BUILD=gpu` overrides.
+# Beside tensorflow-cpu, tensorflow-serving-api (which names the `tensorflow` distribution) goes in
+# without its dependencies, and a regular build left from an earlier install is removed first.
+TF_BUILD ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo gpu || echo cpu)
+
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(if $(filter cpu,$(TF_BUILD)),$(PY) -m pip uninstall --quiet --yes tensorflow)
+	$(PY) -m pip install --quiet -e '.[$(TF_BUILD),test]'
+	$(if $(filter cpu,$(TF_BUILD)),$(PY) -m pip install --quiet --no-deps 'tensorflow-serving-api>=2.21.0')
 	touch $@
 
 demo: $(VENV)/.installed
@@ -18,7 +26,8 @@ demo: $(VENV)/.installed
 	$(PY) -m tfcolor.colorize --checkpoints-path $(DEMO_RUN) --test-input $(DEMO_RUN)/heldback --test-output $(DEMO_RUN)/colorized
 	$(PY) -m tfcolor.evaluate --run $(DEMO_RUN) --output $(DEMO_RUN)/evaluation
 
-# The Turing-test page is tested in a real headless browser: Debian's chromium, driven by Playwright.
+# The web pages (the Turing test's, the dev server's at `/`) are tested in a real headless browser:
+# Debian's chromium, driven by Playwright.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CHROMIUM := /usr/bin/chromium
 
@@ -53,8 +62,8 @@ bench: $(VENV)/.installed
 # Whole sources held out (never trained on) at 32 and 64 px, beside the every-10th split of one corpus.
 # `make bench-quality QUALITY_ARGS=--record` appends the tables to benchmarks/RESULTS.md.
 bench-quality: $(VENV)/.installed
-	$(PY) -m benchmarks.quality --split sources --image-size 32 $(QUALITY_ARGS)
-	$(PY) -m benchmarks.quality --split sources --image-size 64 $(QUALITY_ARGS)
+	$(PY) -m benchmarks.quality --split sources --image-size 32 --steps 1500 $(QUALITY_ARGS)
+	$(PY) -m benchmarks.quality --split sources --image-size 64 --steps 1500 $(QUALITY_ARGS)
 	$(PY) -m benchmarks.quality --split every-10th --image-size 64 $(QUALITY_ARGS)
 
 clean:

@@ -1,7 +1,7 @@
 """One measurement of tfcolor's training step, in this process (`benchmarks.train_throughput` runs it alone).
 
     python -m benchmarks.tfcolor_step [--preset cifar10] [--precision auto] [--jit-compile off] [--batch-size 64] [--steps 10]
-                                      [--replicas 1]
+                                      [--replicas 1] [--remapper off]
 
 `ColorizationGAN` of a preset (cifar10 by default) trained through `model.fit` on random Lab-scaled data,
 as `python -m tfcolor.train` runs it. Prints one JSON line: images/s over `--steps` batches after two
@@ -83,7 +83,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--replicas", type=int, default=1, help="devices of a MirroredStrategy (1: none)")
+    parser.add_argument("--remapper", choices=("off", "on"), default="off",
+                        help="Grappler's remapper: off as training runs (runtime.without_failing_remapper), "
+                             "on as TensorFlow's default")
     args = parser.parse_args()
+    if args.remapper == "off":
+        runtime.without_failing_remapper()
     strategy = replicated(args.replicas)
     keras.utils.set_random_seed(0)
     preset = config.PRESETS[args.preset]

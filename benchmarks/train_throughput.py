@@ -42,6 +42,8 @@ def configurations(batch_size: int, steps: int) -> dict[str, tuple[list[str], di
         "peer, oneDNN on": ([*PEER, *size], {"TF_ENABLE_ONEDNN_OPTS": "1"}),
         "tfcolor, float32": ([*OURS, *size, "--precision", "float32"], {"TF_ENABLE_ONEDNN_OPTS": None}),
         "tfcolor, --precision auto": ([*OURS, *size, "--precision", "auto"], {"TF_ENABLE_ONEDNN_OPTS": None}),
+        "tfcolor, --precision auto, remapper on": ([*OURS, *size, "--precision", "auto", "--remapper", "on"],
+                                                   {"TF_ENABLE_ONEDNN_OPTS": None}),
         "tfcolor, mixed_bfloat16": ([*OURS, *size, "--precision", "mixed_bfloat16"], {"TF_ENABLE_ONEDNN_OPTS": None}),
         "tfcolor, float32, XLA": ([*OURS, *size, "--precision", "float32", "--jit-compile", "on"],
                                   {"TF_ENABLE_ONEDNN_OPTS": None}),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from export import exporting, signatures
 from export.limits import Limits
+from export.version_names import RULE, version_flag
 from tfcolor.config import ConfigError, flags, run_layout
 
 
@@ -19,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     flags.add_run_flag(parser, "run directory (--checkpoints-path of training) or one checkpoint in it", required=True)
     parser.add_argument("--output", required=True,
                         help="model base path, e.g. models/tfcolor; versions go in numbered sub-folders")
-    parser.add_argument("--version", type=flags.positive_int, help="version number (default: the next one)")
+    parser.add_argument("--version", type=version_flag, help=f"version number ({RULE}; default: the next one)")
     parser.add_argument("--image-size", type=flags.positive_int,
                         help="resolution the model predicts at (default: its training size)")
     flags.add_max_pixels_flag(parser, "largest image (height x width) a request may carry; larger ones are "

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from export import signatures, versions, warmup
 from export.limits import Limits
+from export.version_names import MAX_VERSION, is_version
 from tfcolor.config import ConfigError
-from tfcolor.config.rules import is_positive_int
 from tfcolor.models import restoring
 from tfcolor.models.colorizer import Colorizer
 
@@ -22,12 +22,12 @@ def export_model(model: Colorizer, output: str | Path, model_size: int, version:
 
     Raises:
         FileExistsError: that version exists already (versions are never overwritten).
-        ValueError: `version` is not a positive integer.
+        ValueError: `version` is not a version number TF-Serving reads (1 to 2**63 - 1).
         ConfigError: `limits.max_pixels` is below the model's own size (the warm-up image, and any
             photo at the model's resolution, would be refused).
     """
-    if version is not None and not is_positive_int(version):
-        raise ValueError(f"--version must be a positive integer, got {version}")
+    if version is not None and not is_version(version):
+        raise ValueError(f"--version must be a version number TF-Serving reads (1 to {MAX_VERSION}), got {version!r}")
     if limits.max_pixels < model_size * model_size:
         raise ConfigError(f"--max-pixels {limits.max_pixels} is below the model's own {model_size}x{model_size} "
                           f"= {model_size * model_size} pixels")

@@ -43,7 +43,8 @@ def _checked(tensor: tf.Tensor, limits: Limits, check_size: bool) -> tf.Tensor:
 def build_archive(model: Colorizer, model_size: int, limits: Limits = Limits()) -> keras.export.ExportArchive:
     """An ExportArchive holding the model's weights and the three signatures above."""
     archive = keras.export.ExportArchive()
-    archive.track(model.inference_generator)  # the only weights inference uses (the moving average, if kept)
+    for network in model.inference_networks:  # the only weights inference uses (the moving average, if kept)
+        archive.track(network)
 
     def colorize_one(rgb: tf.Tensor) -> tf.Tensor:
         return _to_uint8(inference.colorize_rgb(model, rgb, model_size))

@@ -1,8 +1,9 @@
 """Versioned, atomic writes in the layout TF-Serving watches: `<base>/<version>/saved_model.pb`.
 
 A version is built in a hidden temporary folder beside the others and renamed into place when
-complete. TF-Serving only considers all-digit folder names, so it never sees a half-written
-version, and an interrupted export leaves at most a hidden folder that the next export removes.
+complete. TF-Serving only considers version numbers as folder names (`export.version_names`), so it
+never sees a half-written version, and an interrupted export leaves at most a hidden folder that the
+next export removes. Other folders beside the versions are ignored, as TF-Serving ignores them.
 
 Exports running at the same time get distinct versions: the temporary folder `.tmp-export-<N>` is
 the claim on version N (`mkdir` is atomic: the second claimant moves on to N+1), and its lock file,
@@ -17,6 +18,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from export.version_names import MAX_VERSION, parse_version
+
 TEMPORARY_PREFIX = ".tmp-export-"
 LOCK_SUFFIX = ".lock"
 # A claim folder without its lock file is a live claim for this long (its export is between the two steps).
@@ -25,10 +28,10 @@ MAX_CLAIM_ATTEMPTS = 1000
 
 
 def existing_versions(base: Path) -> list[int]:
-    """The version numbers present under `base` (all-digit folder names), ascending."""
+    """The version numbers present under `base` (folders named as TF-Serving reads versions), ascending."""
     if not base.is_dir():
         return []
-    return sorted(int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit())
+    return sorted(number for p in base.iterdir() if (number := parse_version(p.name)) is not None and p.is_dir())
 
 
 def next_version(base: Path) -> int:
@@ -38,8 +41,7 @@ def next_version(base: Path) -> int:
 
 
 def _claimed_number(path: Path) -> int | None:
-    number = path.name[len(TEMPORARY_PREFIX):]
-    return int(number) if number.isdigit() else None
+    return parse_version(path.name[len(TEMPORARY_PREFIX):])
 
 
 def _lock_path(claim: Path) -> Path:
@@ -88,6 +90,9 @@ def _claim(base: Path, version: int | None) -> tuple[int, Path, int]:
     """
     for _ in range(MAX_CLAIM_ATTEMPTS):
         number = version or next_version(base)
+        if number > MAX_VERSION:
+            raise FileExistsError(f"no version number is left under {base}: {MAX_VERSION}, the largest TF-Serving "
+                                  "reads, is taken.")
         claim = base / f"{TEMPORARY_PREFIX}{number}"
         try:
             check_free(base, number)
@@ -114,8 +119,8 @@ def write_version(base: Path, version: int | None, build: Callable[[Path], None]
     `version` None takes the next free number, safely beside concurrent exports.
 
     Raises:
-        FileExistsError: `base/version` already exists (versions are immutable once served), or
-            another export is writing it.
+        FileExistsError: `base/version` already exists (versions are immutable once served), another
+            export is writing it, or (`version` None) the largest version number TF-Serving reads is taken.
     """
     base.mkdir(parents=True, exist_ok=True)
     number, claim, descriptor = _claim(base, version)

@@ -6,7 +6,8 @@ Each image goes in its own `:predict` request as base64 bytes; the colorized PNG
 `--out`, under the input's path relative to the inputs' common folder (`a.jpg sub/a.png` ->
 `out/a.png`, `out/sub/a.png`), and the request's latency printed. Nothing is overwritten: two inputs
 that would share an output, or an output that exists already (without `--overwrite`), stop the run
-before any request is sent. Needs no TensorFlow: only the standard library.
+before any request is sent. Needs no TensorFlow: only the standard library (and `export.version_names`, the
+rule for version numbers).
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from export.version_names import RULE, version_flag
 
 
 class ServingError(RuntimeError):
@@ -112,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("images", nargs="+", help="images to colorize")
     parser.add_argument("--url", default="http://127.0.0.1:8501", help="TF-Serving REST address")
     parser.add_argument("--model", default="tfcolor", help="model name")
-    parser.add_argument("--version", type=int, help="model version (default: the newest served)")
+    parser.add_argument("--version", type=version_flag, help=f"model version ({RULE}; default: the newest served)")
     parser.add_argument("--out", required=True, help="folder for the colorized PNGs")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each answer")
     parser.add_argument("--overwrite", action="store_true", help="replace outputs that exist already")

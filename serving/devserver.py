@@ -9,10 +9,12 @@ the part of its REST API the project uses, with the same JSON shapes and error b
     GET  /v1/models/<name>[/versions/<v>]              version status (with load errors)
     GET  /v1/models/<name>[/versions/<v>]/metadata     signature definitions
     GET  /monitoring/prometheus/metrics                Prometheus metrics, under TF-Serving's names
+    GET  / (or /index.html)                            a page to try the model in a browser (`serving.try_page`)
 
 It serves the newest version under the base path and picks up newly exported versions without a
 restart. It stays up and answers under load and hostile input: every limit is in `ServerLimits`,
 and every request gets an HTTP answer with a JSON `{"error": ...}` body when it is refused.
+`--rest_api_host` takes an IPv4 or IPv6 address (`::1`, `::`) or a host name.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import argparse
 import contextlib
 import dataclasses
 import logging
+import socket
 import sys
 import threading
 from http.server import ThreadingHTTPServer
@@ -33,18 +36,50 @@ from serving.server_state import ServerState
 logger = logging.getLogger("serving.devserver")  # not __name__: that is "__main__" under `python -m`
 
 
+class ListenError(OSError):
+    """The server cannot listen where it was asked: a host name that does not resolve, an address that is not
+    this machine's, a port in use or out of range."""
+
+
+def listening_address(host: str, port: int) -> tuple[socket.AddressFamily, tuple]:
+    """The socket family and address for `host` (an IPv4 or IPv6 address, or a name; "" for every address):
+    the socket must be of the address's family, which `socketserver` fixes at IPv4 unless told.
+
+    Raises:
+        OSError: `host` does not resolve, or `port` is not a port (getaddrinfo would take 70000 for 4464).
+    """
+    if not 0 <= port <= 65535:
+        raise OSError(f"a port is 0 (any free one) to 65535, not {port}")
+    family, _, _, _, address = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                                  flags=socket.AI_PASSIVE)[0]
+    return family, address
+
+
 class DevServer(ThreadingHTTPServer):
     """The HTTP server: its shared `state` for the handlers, the connection cap, and the thread that watches for new versions."""
 
     daemon_threads = True
     request_queue_size = 1024  # the listen backlog: a burst of connections waits in the kernel instead of being reset
 
-    def __init__(self, address, registry: ModelRegistry, poll_seconds: float = 1.0,
+    def __init__(self, address: tuple[str, int], registry: ModelRegistry, poll_seconds: float = 1.0,
                  limits: ServerLimits = ServerLimits(), verbose: bool = False):
-        super().__init__(address, ServingHandler)
-        self.state = ServerState.build(registry, limits, verbose)  # what ServingHandler reads
-        self._closer = LingeringCloser()
+        """Listen on `address` (host, port), then load the newest version and start watching for new ones.
+
+        Raises:
+            ListenError: the host does not resolve, the port is out of range, or the socket cannot be bound
+                there (an address not this machine's, a port in use).
+        """
+        self._closer = LingeringCloser()  # before binding: a failed bind calls server_close, which closes these
         self._stop_polling = threading.Event()
+        host, port = address
+        try:
+            self.address_family, bound = listening_address(host, port)
+            super().__init__(bound, ServingHandler)
+        except OSError as error:
+            self._closer.close()
+            reason = getattr(error, "strerror", None) or error
+            raise ListenError(f"cannot listen on {host!r} port {port}: {reason}") from error
+        self.state = ServerState.build(registry, limits, verbose)  # what ServingHandler reads
         registry.refresh()
         self._poller = threading.Thread(target=registry.poll, args=(poll_seconds, self._stop_polling), daemon=True)
         self._poller.start()
@@ -89,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model_name", required=True, help="name in /v1/models/<name>")
     parser.add_argument("--model_base_path", required=True, help="folder holding numbered version folders")
     parser.add_argument("--rest_api_port", type=int, default=8501, help="port of the REST API")
-    parser.add_argument("--rest_api_host", default="127.0.0.1", help="address to bind (development default: loopback only)")
+    parser.add_argument("--rest_api_host", default="127.0.0.1",
+                        help="address to bind, IPv4 or IPv6 (::1, ::) or a host name (development default: loopback only)")
     parser.add_argument("--file_system_poll_wait_seconds", type=float, default=1.0,
                         help="how often to look for new versions (and retry ones that failed to load)")
     parser.add_argument("--max_num_load_retries", type=int, default=5,
@@ -121,11 +157,16 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     registry = ModelRegistry(args.model_name, args.model_base_path, args.max_num_load_retries,
                              args.file_system_poll_wait_seconds)
-    server = DevServer((args.rest_api_host, args.rest_api_port), registry, args.file_system_poll_wait_seconds,
-                       limits, args.verbose)
+    try:
+        server = DevServer((args.rest_api_host, args.rest_api_port), registry, args.file_system_poll_wait_seconds,
+                           limits, args.verbose)
+    except ListenError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     current = registry.current()
     state = f"version {current.version}" if current else f"no version yet under {args.model_base_path}"
     host, port = server.server_address[:2]
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address, as URLs write it
     print(f"Serving {args.model_name} ({state}) at http://{host}:{port}/v1/models/{args.model_name}", flush=True)
     with server, contextlib.suppress(KeyboardInterrupt):  # Ctrl-C stops it; leaving the block closes it
         server.serve_forever()

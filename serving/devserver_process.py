@@ -1,8 +1,9 @@
 """The development server in a child process, as users run it, for load tests and benchmarks.
 
-`ServerProcess` starts `python -m serving.devserver` on a free port of 127.0.0.1 and reads its memory
-and threads from /proc/<pid>/status; `flat_png` builds the decompression bomb both probe it with.
-Used by `benchmarks.load_test` and tests/test_serving_load.py.
+`ServerProcess` starts `python -m serving.devserver` on a free port of 127.0.0.1 (or of the
+`--rest_api_host` its flags name) and reads its memory and threads from /proc/<pid>/status;
+`flat_png` builds the decompression bomb both probe it with. Used by `benchmarks.load_test` and the
+tests of the server as users start it.
 """
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ def flat_png(width: int, height: int) -> bytes:
 
 class ServerProcess:
     """`python -m serving.devserver` in its own process, on a free port of 127.0.0.1; its memory and threads
-    from /proc/<pid>/status. `flags`: more of the server's flags (its limits)."""
+    from /proc/<pid>/status. `flags`: more of the server's flags (its limits, another `--rest_api_host`).
+    `origin` is the address it printed, `http://127.0.0.1:<port>` or `http://[::1]:<port>`."""
 
     def __init__(self, base: Path, log: Path, flags: tuple[str, ...] = ()):
         self._log = log.open("w")
@@ -44,16 +46,17 @@ class ServerProcess:
              "--rest_api_port", "0", *flags], cwd=PACKAGE_PARENT, stdout=subprocess.PIPE, stderr=self._log,
             text=True)
         self.pid = self.process.pid
-        self.port = self._read_port(log)
+        self.origin = self._read_origin(log)
+        self.port = int(self.origin.rpartition(":")[2])
 
-    def _read_port(self, log: Path) -> int:
+    def _read_origin(self, log: Path) -> str:
         ready, _, _ = select.select([self.process.stdout], [], [], SERVER_START_SECONDS)
         line = self.process.stdout.readline() if ready else ""
-        found = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        found = re.search(r"(http://(?:\[[0-9a-fA-F:.]+\]|[^/:\s]+):\d+)/", line)
         if not found:
             self.stop()
             raise RuntimeError(f"the dev server did not start within {SERVER_START_SECONDS} s; its log: {log}")
-        return int(found[1])
+        return found[1]
 
     def status(self, field: str) -> int:
         """A field of /proc/<pid>/status (VmRSS and VmHWM in kB, Threads)."""

@@ -3,7 +3,9 @@
 Whatever a request holds (broken JSON, JSON nested 100 000 deep, a version number of 5000 digits, a
 body that never arrives) and whatever goes wrong inside, the client gets an HTTP status with a JSON
 `{"error": ...}` body, and the server logs a line; only a request that never finishes arriving is
-closed without one, once its deadline has passed.
+closed without one, once its deadline has passed. What the client sent is escaped in the log
+(`serving.log_lines`), so one request is one line, and refusals (4xx) log a few lines a second per
+client at most.
 """
 from __future__ import annotations
 
@@ -22,15 +24,16 @@ from google.protobuf import json_format
 from tensorflow.core.protobuf import error_codes_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2
 
-from serving import metrics, rest_api
+from export.version_names import MAX_VERSION
+from serving import metrics, rest_api, try_page
 from serving.admission import Overloaded
 from serving.connections import DeadlineReader
 from serving.limits import DISCARD_LIMIT_FACTOR, METRICS_PATH, RETRY_AFTER_SECONDS
+from serving.log_lines import escape
 from serving.model_registry import LoadedVersion, VersionStatus
 from serving.server_state import ServerState
 
-_MAX_VERSION = 2**63 - 1  # versions are int64 in TF-Serving
-_ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?(?P<rest>/metadata|:predict)?$")
+_ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[0-9]+))?(?P<rest>/metadata|:predict)?$")
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +99,7 @@ class ServingHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):  # noqa: A002 - the base class's signature
         if self.state.verbose:
-            logger.info("%s %s", self.address_string(), format % args)
+            logger.info("%s %s", self.address_string(), escape(format % args))
 
     def send_error(self, code, message=None, explain=None):
         """The base class's refusals (malformed request line, oversized headers, unknown method), as JSON too."""
@@ -122,10 +125,22 @@ class ServingHandler(BaseHTTPRequestHandler):
             logger.debug("could not answer %s: %s", self.client_address, error)
 
     def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        level = logging.ERROR if status >= 500 and status != 503 else logging.DEBUG if status == 503 else logging.WARNING
-        logger.log(level, "%s %s -> %d: %s", getattr(self, "command", None) or "-", _shorten(getattr(self, "path", "")),
-                   status, _shorten(message, 500))
+        self._log_refusal(status, message)
         self._send(status, json.dumps({"error": message}), headers=headers)
+
+    def _log_refusal(self, status: int, message: str) -> None:
+        """One line, the client's text escaped; a 4xx line only while its client is under the rate limit, and the
+        first after a pause says how many were held back."""
+        level = logging.ERROR if status >= 500 and status != 503 else logging.DEBUG if status == 503 else logging.WARNING
+        if 400 <= status < 500:
+            client = self.client_address[0]
+            held = self.state.refusal_log.admit((status, client))
+            if held is None:
+                return
+            if held:
+                logger.log(level, "%s: %d similar lines (HTTP %d) suppressed", client, held, status)
+        logger.log(level, "%s %s -> %d: %s", escape(getattr(self, "command", None) or "-"),
+                   escape(_shorten(getattr(self, "path", ""))), status, escape(_shorten(message, 500)))
 
     def do_GET(self):
         self._answer(self._get)
@@ -144,7 +159,7 @@ class ServingHandler(BaseHTTPRequestHandler):
         except HttpError as error:
             self._error(error.status, error.message, error.headers)
         except Exception as error:
-            logger.exception("%s %s failed", self.command, _shorten(self.path))
+            logger.exception("%s %s failed", escape(self.command), escape(_shorten(self.path)))
             self.close_connection = True
             self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"Internal error ({type(error).__name__}); the server log has details")
         finally:
@@ -161,7 +176,7 @@ class ServingHandler(BaseHTTPRequestHandler):
             raise HttpError(HTTPStatus.NOT_FOUND, f"Malformed request: {self.command} {_shorten(self.path)}")
         digits = match["version"]
         significant = (digits or "").lstrip("0") or "0"
-        if len(significant) > len(str(_MAX_VERSION)) or int(significant) > _MAX_VERSION:  # int() only of short ones
+        if len(significant) > len(str(MAX_VERSION)) or int(significant) > MAX_VERSION:  # int() only of short ones
             raise HttpError(HTTPStatus.BAD_REQUEST, f"Version {_shorten(digits, 24)} is not a 64-bit integer")
         return match["rest"], match["name"], int(significant) if digits else None
 
@@ -175,8 +190,13 @@ class ServingHandler(BaseHTTPRequestHandler):
 
     def _get(self) -> None:
         self._request_received()
-        if self.path.split("?", 1)[0] == METRICS_PATH:
+        path = self.path.split("?", 1)[0]
+        if path == METRICS_PATH:
             self._send(HTTPStatus.OK, self.state.metrics.render(), metrics.CONTENT_TYPE)
+            return
+        if path in try_page.PATHS:
+            self._send(HTTPStatus.OK, try_page.render(self.state.registry.name), try_page.CONTENT_TYPE,
+                       try_page.HEADERS)
             return
         rest, name, version = self._route()
         if rest is None:
@@ -193,7 +213,7 @@ class ServingHandler(BaseHTTPRequestHandler):
     def _read_body(self) -> bytes:
         length = self.headers.get("Content-Length", "")
         limit = self.state.limits.max_request_bytes
-        if not length.isdigit():
+        if not (length.isascii() and length.isdigit()):  # "²".isdigit(), but int() refuses it
             self.close_connection = True
             raise HttpError(HTTPStatus.LENGTH_REQUIRED, "Content-Length header is required")
         if len(length) > len(str(limit)) or int(length) > limit:

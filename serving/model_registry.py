@@ -8,6 +8,10 @@ status (`state: END`, `status.error_message`), the served version keeps serving,
 retried at later polls with a doubling back-off, at most `max_load_retries` times
 (TF-Serving's `--max_num_load_retries`). A version folder whose files change (a copy that was still
 in progress) gets a fresh set of retries, so it loads once complete.
+
+Version folders are named as TF-Serving reads them (`export.version_names`); any other folder beside
+them (`²`, a number beyond int64) is ignored, with one log line per name, and never stops the
+versions from being read. Hidden folders (exports in progress) are ignored without one.
 """
 from __future__ import annotations
 
@@ -22,6 +26,8 @@ from tensorflow.core.protobuf import error_codes_pb2, saved_model_pb2
 
 from export import warmup
 from export.limits import Limits
+from export.version_names import RULE, parse_version
+from serving.log_lines import escape
 from serving.rest_api import op_error_reason
 
 SAVED_MODEL_FILE = "saved_model.pb"
@@ -116,14 +122,27 @@ class ModelRegistry:
         self.retry_interval_seconds = retry_interval_seconds
         self._current: LoadedVersion | None = None
         self._failures: dict[int, _LoadFailure] = {}
+        self._ignored: set[str] = set()  # folder names that are no version, logged once each
         self._lock = threading.Lock()  # guards _current and _failures
         self._loading = threading.Lock()  # one refresh at a time
 
     def versions_on_disk(self) -> list[int]:
-        """All-digit folder names under the base path, newest first (complete or not: TF-Serving's view)."""
+        """The version folders under the base path, newest first (complete or not: TF-Serving's view); the first
+        sight of any other visible folder is logged."""
         if not self.base_path.is_dir():
             return []
-        return sorted((int(p.name) for p in self.base_path.iterdir() if p.name.isdigit() and p.is_dir()), reverse=True)
+        found = []
+        for path in self.base_path.iterdir():
+            if not path.is_dir():
+                continue
+            number = parse_version(path.name)
+            if number is not None:
+                found.append(number)
+            elif not path.name.startswith(".") and path.name not in self._ignored:
+                self._ignored.add(path.name)
+                logger.warning('model %s: ignoring the folder "%s" in %s: not a version number (%s, as TF-Serving '
+                               "reads them)", self.name, escape(path.name), self.base_path, RULE)
+        return sorted(found, reverse=True)
 
     def refresh(self) -> None:
         """Load the newest version newer than the served one that loads; record and retry the ones that fail."""

@@ -1,4 +1,5 @@
-"""What every connection of the dev server shares: the model registry, the limits, admission control and metrics.
+"""What every connection of the dev server shares: the model registry, the limits, admission control, metrics
+and the rate limit of its refusals' log lines.
 
 The server builds one `ServerState` and each request handler reads it (`self.server.state`), so the
 handler depends on this object and not on the server class.
@@ -10,6 +11,7 @@ import dataclasses
 from serving.admission import Admission, ByteBudget
 from serving.connections import OpenConnections
 from serving.limits import ServerLimits
+from serving.log_lines import RateLimit
 from serving.metrics import ServingMetrics
 from serving.model_registry import ModelRegistry
 
@@ -25,6 +27,7 @@ class ServerState:
     body_budget: ByteBudget
     connections: OpenConnections
     metrics: ServingMetrics
+    refusal_log: RateLimit  # 4xx log lines, per status and client address
 
     @classmethod
     def build(cls, registry: ModelRegistry, limits: ServerLimits, verbose: bool = False) -> ServerState:
@@ -40,4 +43,4 @@ class ServerState:
                           lambda: body_budget.held)
         metrics.add_gauge("tfcolor_devserver_loaded_version", "The version being served (absent: none).",
                           lambda: getattr(registry.current(), "version", None))
-        return cls(registry, limits, verbose, admission, body_budget, connections, metrics)
+        return cls(registry, limits, verbose, admission, body_budget, connections, metrics, RateLimit())

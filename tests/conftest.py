@@ -1,14 +1,16 @@
-"""Shared fixtures: tiny datasets written on the fly in the official on-disk formats, and one trained and
-exported run for the tests that only read them (helpers they use: `tests.helpers`)."""
+"""Shared fixtures: tiny datasets written on the fly in the official on-disk formats, one trained and
+exported run for the tests that only read them, and a headless Chromium for the page tests (helpers
+they use: `tests.helpers`)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 import pytest
+from playwright.sync_api import sync_playwright
 
 from export import __main__ as export_cli
-from tests.helpers import TINY_TRAIN_ARGS, photo_crops, save_image, write_cifar_batch
+from tests.helpers import CHROMIUM, CHROMIUM_FLAGS, TINY_TRAIN_ARGS, photo_crops, save_image, write_cifar_batch
 from tfcolor import train
 from tfcolor.data import cifar
 
@@ -58,3 +60,13 @@ def exported_base(trained_run, tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("models") / "tfcolor"
     assert export_cli.main(["--run", str(trained_run), "--output", str(base)]) == 0
     return base
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """The system's Chromium, headless, for the tests of one module (the Turing test's page, the dev server's page);
+    closed after them, so that no other module runs beside Playwright's event loop."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()

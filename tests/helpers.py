@@ -1,5 +1,6 @@
 """What several test modules share: tiny photos and dataset files in the official formats, copies of the
-shared export, and the model-family harness. The fixtures that use them live in `conftest.py`."""
+shared export, the headless Chromium the page tests drive, and the model-family harness. The fixtures that
+use them live in `conftest.py`."""
 from __future__ import annotations
 
 import pickle
@@ -20,6 +21,12 @@ from tfcolor.training import checkpoints
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_PHOTOS = ROOT.parent / "shared" / "photos"
 NOT_UTF8_NAME = b"caf\xe9.jpg"  # Latin-1 bytes: not a valid UTF-8 file name
+# Folder names TF-Serving skips though Python's isdigit() and int() take them: a superscript, 20 digits (beyond int64).
+STRAY_VERSION_NAMES = ("²", "9" * 20)
+# The system's Chromium, headless, for the tests of the web pages (the Turing test, the dev server's page).
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # A tiny GAN on 64 demo patches. Validation is off (its pass and its traced step are a fifth of a short
 # run's time): the tests about validation turn it on.
 TINY_TRAIN_ARGS = ["--base-filters", "8", "--depth", "2", "--batch-size", "8", "--demo-patches", "64",
@@ -81,10 +88,12 @@ def run_model_family_test(config: RunConfig, workdir: Path) -> None:
     what was saved (the training model and the generator alone), and the export serves the same colours."""
     model = factory.build_colorizer(config)
     batch = next(iter(pipelines.make_pipelines(config.data, config.train.batch_size, seed=0, validate=False).train))
-    before = [weight.numpy() for weight in model.generator.trainable_weights]
+    networks = [model.generator] + ([model.confidence] if model.confidence is not None else [])
+    before = [[weight.numpy() for weight in network.trainable_weights] for network in networks]
     logs = model.train_step(batch)
     assert all(np.isfinite(value.numpy()).all() for value in logs.values()), logs
-    assert any(not np.allclose(b, w.numpy()) for b, w in zip(before, model.generator.trainable_weights))
+    for network, weights in zip(networks, before):
+        assert any(not np.allclose(b, w.numpy()) for b, w in zip(weights, network.trainable_weights)), network.name
     assert int(model.trained_batches.numpy()) == 1
 
     l_scaled = tf.random.stateless_uniform((2, 24, 40, 1), (1, 2), -1.0, 1.0)

@@ -4,8 +4,9 @@
 
 The original (ImagingLab) code's option names and defaults; each flag sets one `RunConfig` field.
 Re-running with the same `--checkpoints-path` resumes from the newest checkpoint (weights,
-optimizers and step). From Python: `train(config, run_dir)` (`tfcolor.training.loop`), with a
-config from `tfcolor.config.resolve`.
+optimizers and step). SIGTERM or Ctrl-C finishes the current batch, saves it and exits with status 75
+(`EXIT_PREEMPTED`), so a rerun loses nothing; a second signal exits at once. From Python:
+`train(config, run_dir)` (`tfcolor.training.loop`), with a config from `tfcolor.config.resolve`.
 """
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ from tfcolor.data.skips import DatasetError
 from tfcolor.training import runtime
 from tfcolor.training.checkpoints import ResumeError
 from tfcolor.training.loop import TrainingDiverged, train
+from tfcolor.training.preemption import EXIT_PREEMPTED, TrainingPreempted
 
-__all__ = ["TrainingDiverged", "build_parser", "main", "train"]
+__all__ = ["EXIT_PREEMPTED", "TrainingDiverged", "TrainingPreempted", "build_parser", "main", "train"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     except (DatasetError, TrainingDiverged, ResumeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except TrainingPreempted as error:
+        print(f"stopped: {error}", file=sys.stderr)
+        return EXIT_PREEMPTED
     return 0
 
 

@@ -1,11 +1,9 @@
 """The visual Turing test: scoring, sessions, and the page in a real headless Chromium."""
 import json
-import shutil
 import threading
 import time
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from tfcolor.config import DataConfig
 from tfcolor.data import pipelines
@@ -15,10 +13,6 @@ from tfcolor.turing.pairs import build_pairs
 from tfcolor.turing.scoring import summarize, wilson_interval
 from tfcolor.turing.server import TuringServer
 from tfcolor.turing.store import AnswerError, SessionStore
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def test_wilson_interval_known_values():
@@ -77,14 +71,6 @@ def serve(pairs, tmp_path):
     for server in started:
         server.shutdown()
         server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
 
 
 def _session_answers(results):

@@ -92,8 +92,9 @@ def test_flag_strings_and_json_values_are_typed_like_the_fields():
     resolved = config.resolve({"lr": "1e-3", "augment": "0", "max_steps": "7", "dataset": "folder",
                                "dataset_path": "photos", "image_size": "64"})
     assert resolved.train.lr == 1e-3 and resolved.data.augment is False and resolved.train.max_steps == 7
-    # A folder trained below 128 px gets the CIFAR-10 network, not the 256-px Places365 one.
-    assert resolved.model == config.NETWORK_PRESETS["cifar10"]
+    # A folder trained below 128 px gets the CIFAR-10 network's tables, not the 256-px Places365 ones, and
+    # keeps the folder preset's confidence network.
+    assert resolved.model == dataclasses.replace(config.NETWORK_PRESETS["cifar10"], confidence=True)
     loaded = RunConfig.from_dict(json.loads(resolved.to_json()))
     assert loaded == resolved
     with pytest.raises(ConfigError, match=r"train.seed \(--seed\): expected an integer, got 1.5"):

@@ -1,4 +1,5 @@
-"""Concurrent and killed exports: distinct versions, and leftovers removed only when dead."""
+"""Concurrent and killed exports: distinct versions, and leftovers removed only when dead; version numbers
+as TF-Serving reads them, stray folders beside them ignored."""
 from __future__ import annotations
 
 import subprocess
@@ -8,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from export import __main__ as export_cli
 from export import versions
+from export.version_names import MAX_VERSION, parse_version
+from tests.helpers import STRAY_VERSION_NAMES
 
 
 def test_exports_claiming_the_same_version_at_once_get_distinct_ones(tmp_path):
@@ -61,3 +65,43 @@ def test_two_export_processes_started_together_write_two_versions(trained_run, t
     assert [process.returncode for process in processes] == [0, 0], results
     assert versions.existing_versions(base) == [1, 2]
     assert all((base / v / "saved_model.pb").is_file() for v in ("1", "2")) and not list(base.glob(".tmp-*"))
+
+
+def test_only_ascii_digits_within_int64_name_a_version():
+    assert [parse_version(name) for name in ("1", "007", str(MAX_VERSION))] == [1, 7, MAX_VERSION]
+    for name in ("²", "\u0663", "0", "-1", "+1", " 1", "1 ", "1_000", "1.0", "", str(MAX_VERSION + 1), "9" * 5000):
+        assert parse_version(name) is None, name
+
+
+def test_stray_folders_beside_the_versions_are_ignored_when_choosing_the_next_one(tmp_path):
+    base = tmp_path / "tfcolor"
+    for name in ("1", *STRAY_VERSION_NAMES, f"{versions.TEMPORARY_PREFIX}²"):
+        (base / name).mkdir(parents=True)
+
+    def build(folder: Path) -> None:
+        (folder / "saved_model.pb").write_bytes(b"model")
+
+    assert versions.existing_versions(base) == [1] and versions.next_version(base) == 2
+    assert versions.write_version(base, None, build) == base / "2"
+    assert versions.existing_versions(base) == [1, 2] and all((base / name).is_dir() for name in STRAY_VERSION_NAMES)
+
+
+@pytest.mark.slow
+def test_the_next_export_beside_stray_folders_is_version_2(trained_run, tmp_path, capsys):
+    base = tmp_path / "tfcolor"
+    for name in ("1", *STRAY_VERSION_NAMES):
+        (base / name).mkdir(parents=True)
+    assert export_cli.main(["--run", str(trained_run), "--output", str(base)]) == 0
+    assert f"Exported version 2 to {base / '2'}" in capsys.readouterr().out
+    assert (base / "2" / "saved_model.pb").is_file() and versions.existing_versions(base) == [1, 2]
+
+
+@pytest.mark.parametrize("value", ["²", "9" * 20, "-1", "0", "+1", "1.5"])
+def test_a_version_tf_serving_would_not_read_is_a_usage_error(value, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        export_cli.main(["--run", str(tmp_path), "--output", str(tmp_path / "tfcolor"), "--version", value])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    expected = f"argument --version: expected a version number TF-Serving reads (ASCII digits, 1 to {MAX_VERSION})"
+    assert f"{expected}, got {value!r}" in err
+    assert "Traceback" not in err and not (tmp_path / "tfcolor").exists()

@@ -254,6 +254,8 @@ HOSTILE = [
     ("status of a 5000-digit version", b"GET /v1/models/tfcolor/versions/" + b"7" * 5000 + b" HTTP/1.1\r\n\r\n", 400,
      "is not a 64-bit integer"),
     ("a 5000-digit Content-Length", post_request(PREDICT, b"", content_length="9" * 5000), 400, "exceeds the limit"),
+    ("a Content-Length of '²'", f"POST {PREDICT} HTTP/1.1\r\nHost: x\r\nContent-Length: ²\r\n\r\n".encode("latin-1"), 411,
+     "Content-Length header is required"),  # '²'.isdigit() is True, but int('²') fails
     ("NaN input", post_request(PREDICT, b'{"signature_name": "colorize_lab", "instances": [[[[NaN]]]]}'), 400,
      "Input 'l_scaled' has NaN or infinite values"),
     ("garbage request line", b"GARBAGE\r\n\r\n", 400, "Bad request"),

@@ -34,6 +34,7 @@ from tfcolor import config, train
 from tfcolor.config import run_layout
 from tfcolor.data import pipelines
 from tfcolor.training import checkpoints
+from tfcolor.training.preemption import EXIT_PREEMPTED
 
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).resolve().parent
@@ -198,3 +199,23 @@ def test_two_workers_train_on_a_folder_reading_their_own_files(tmp_path):
     assert [code for code, _, _ in results] == [0, 0], [err[-3000:] for _, _, err in results]
     assert "2 replicas of 4" in results[0][1]
     assert latest_step(run) == 3
+
+
+def test_a_signalled_worker_stops_the_cluster_at_one_saved_step(run_config, tmp_path):
+    run = tmp_path / "cluster-run"
+    chief, other = start_workers(run_config, run, tmp_path, ["--epochs", "100000", "--save-interval", "100000",
+                                                             "--log-interval", "1"])  # a constant lr, logged
+    deadline = time.time() + 240
+    while not list((run / "logs" / "train").glob("events.out.tfevents.*")) and time.time() < deadline:
+        time.sleep(0.5)
+    time.sleep(5)  # some batches trained together
+    other.send_signal(signal.SIGTERM)  # the non-chief: its peer has to stop with it to save together
+    results = finish([chief, other], timeout=120)
+    assert [code for code, _, _ in results] == [EXIT_PREEMPTED, EXIT_PREEMPTED], [err[-3000:] for _, _, err in results]
+    saved = latest_step(run)
+    assert saved > 0 and all(f"stopped at step {saved}" in err for _, _, err in results)
+    assert list((tmp_path / "tmp1").iterdir()) == []  # the other worker's scratch checkpoints went too
+
+    results = finish(start_workers(run_config, run, tmp_path, ["--max-steps", str(saved + 2)]))
+    assert [code for code, _, _ in results] == [0, 0], [err[-3000:] for _, _, err in results]
+    assert all(f"Resuming from step {saved}" in out for _, out, _ in results)

@@ -14,10 +14,17 @@ check their arguments quickly.
     run_layout   a run directory's files and its saved config
 """
 from tfcolor.config.overrides import RESUMABLE_FIELDS, incompatible_changes, resolve
-from tfcolor.config.presets import NETWORK_PRESETS, PRESETS, filters_for_depth, general_unet, preset_for
+from tfcolor.config.presets import (
+    NETWORK_PRESETS,
+    PRESETS,
+    filters_for_depth,
+    general_unet,
+    preset_for,
+    with_network_tables,
+)
 from tfcolor.config.rules import CUSTOM_NETWORK, DATASETS, DEFAULT_MAX_PIXELS, ConfigError
 from tfcolor.config.schema import SECTIONS, DataConfig, ModelConfig, RunConfig, TrainConfig
 
 __all__ = ["CUSTOM_NETWORK", "DATASETS", "DEFAULT_MAX_PIXELS", "NETWORK_PRESETS", "PRESETS", "RESUMABLE_FIELDS",
            "SECTIONS", "ConfigError", "DataConfig", "ModelConfig", "RunConfig", "TrainConfig", "filters_for_depth",
-           "general_unet", "incompatible_changes", "preset_for", "resolve"]
+           "general_unet", "incompatible_changes", "preset_for", "resolve", "with_network_tables"]

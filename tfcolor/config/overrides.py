@@ -12,13 +12,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from tfcolor.config.coercion import coerce_overrides
-from tfcolor.config.presets import NETWORK_PRESETS, general_unet, preset_for
+from tfcolor.config.presets import NETWORK_PRESETS, general_unet, preset_for, with_network_tables
 from tfcolor.config.rules import check_choice, invalid, is_positive_int
 from tfcolor.config.schema import SECTIONS, RunConfig
 
 # Settings that may change when a run is resumed; any other difference means another model.
 RESUMABLE_FIELDS = ("train.", "data.dataset_path", "data.validation_path", "data.augment", "data.augment_lightness",
-                    "data.cache", "data.demo_patches", "data.crop_scale", "data.max_pixels")
+                    "data.cache", "data.demo_patches", "data.crop_scale", "data.max_pixels",
+                    "data.source_balance", "model.flip_average")
 
 
 def _check_network_shortcuts(base_filters: int, depth: int) -> None:
@@ -46,12 +47,12 @@ def resolve(overrides: Mapping[str, Any] | None = None, base: RunConfig | None =
     model = base.model
     if "network" in typed:
         check_choice("network", typed["network"], tuple(NETWORK_PRESETS))
-        model = dataclasses.replace(NETWORK_PRESETS[typed["network"]], model=model.model)
+        model = with_network_tables(model, NETWORK_PRESETS[typed["network"]])
     if "base_filters" in typed or "depth" in typed:
         width = typed.get("base_filters", model.generator_filters[0])
         depth = typed.get("depth", model.depth)
         _check_network_shortcuts(width, depth)
-        model = general_unet(width, depth, model.model)
+        model = with_network_tables(model, general_unet(width, depth))
     sections = {"data": base.data, "model": model, "train": base.train}
     for name in sections:
         prefix = f"{name}."

@@ -29,6 +29,16 @@ def general_unet(base_filters: int, depth: int, model: str = "gan", dropout: flo
     )
 
 
+NETWORK_TABLE_FIELDS = ("network_preset", "generator_filters", "generator_dropout", "discriminator_filters",
+                        "discriminator_strides")
+
+
+def with_network_tables(model: ModelConfig, tables: ModelConfig) -> ModelConfig:
+    """`model` with the layer tables of `tables`: a network shortcut changes the tables alone, so the
+    model kind and the preset's other model settings (the confidence network) stay."""
+    return dataclasses.replace(model, **{name: getattr(tables, name) for name in NETWORK_TABLE_FIELDS})
+
+
 NETWORK_PRESETS: dict[str, ModelConfig] = {
     "cifar10": ModelConfig(),
     "places365": ModelConfig(
@@ -65,11 +75,12 @@ PRESETS: dict[str, RunConfig] = {
             sample_interval=200,
         ),
     ),
+    # On photo sources never trained on (benchmarks/RESULTS.md, cross-source), the adversarial term at
+    # the paper's weight painted colour that is wrong there: the folder preset weighs L1 at 300 and
+    # learns a per-pixel confidence that fades the colour it gets wrong (GAN above gray at 32 and 64 px).
     "folder": RunConfig(
         data=DataConfig(dataset="folder", image_size=256, crop_scale=(0.25, 1.0)),
-        model=NETWORK_PRESETS["places365"],
-        # L1 at 300 (the paper's 100 elsewhere): on photo sources never trained on, the adversarial term
-        # at its usual weight painted colour that is wrong there (benchmarks/RESULTS.md, cross-source).
+        model=dataclasses.replace(NETWORK_PRESETS["places365"], confidence=True),
         train=TrainConfig(name="folder", batch_size=16, epochs=10, ema_decay=0.999, l1_weight=300.0),
     ),
     # Shards (`python -m tfcolor.shards`) are for datasets too big for a folder of files: Places365's settings.
@@ -88,5 +99,5 @@ def preset_for(dataset: str | None = None, image_size: int | None = None) -> Run
     check_choice("data.dataset", dataset, DATASETS)
     preset = PRESETS[dataset]
     if dataset in ("folder", "tfrecord") and image_size and image_size < 128:
-        preset = dataclasses.replace(preset, model=NETWORK_PRESETS["cifar10"])
+        preset = dataclasses.replace(preset, model=with_network_tables(preset.model, NETWORK_PRESETS["cifar10"]))
     return preset

@@ -59,6 +59,11 @@ class DataConfig:
     augment_lightness: bool = setting(
         False, None, "random contrast, gamma and noise of the lightness the network sees (its a*b* target "
         "unchanged), so it learns colour from content rather than from one corpus's exposure", BOOL_METAVAR)
+    source_balance: float = setting(
+        0.0, (number_in(0.0, 1.0), "a number in [0, 1]"),
+        "how evenly the sources of a folder (file-name prefixes: `kphotoalbum-` of kphotoalbum-snow.jpg) are drawn, "
+        "so one large collection does not set the palette: a source of n photos is drawn in proportion to "
+        "n**(1 - POWER); 0 draws every photo equally often, 1 every source, 0.5 between", "POWER")
     cache: bool = setting(False, None, "decode the training photos once, into memory, at the size their crops need",
                           BOOL_METAVAR)
     demo_patches: int = setting(2048, POSITIVE, "training patches cut from the embedded photos per epoch", "N")
@@ -87,6 +92,13 @@ class ModelConfig:
         (64, 128, 256, 512), (lambda v: len(v) >= 1 and all(map(is_positive_int, v)), "positive integers"))
     discriminator_strides: tuple[int, ...] = setting(
         (2, 2, 2, 1), (lambda v: all(s in (1, 2) for s in v), "strides of 1 or 2"))
+    confidence: bool = setting(
+        False, None, "a small second network learns, per pixel, how far to trust the predicted a*b* and moves "
+        "them towards neutral where it does not (trained on the colorizing generator's output; Lab only)",
+        BOOL_METAVAR)
+    flip_average: bool = setting(
+        False, None, "colorize each photo and its mirror image and average the two (twice the inference cost): "
+        "colour the two disagree on fades towards neutral", BOOL_METAVAR)
 
     @property
     def depth(self) -> int:
@@ -182,6 +194,12 @@ def _cross_field_problems(config: RunConfig, needs_dataset: bool) -> list[str]:
     if is_positive_int(data.image_size) and depth > 0 and data.image_size % 2**depth:
         problems.append(f"{label('data.image_size')}: expected a multiple of 2**depth = {2**depth} "
                         f"(the generator halves the size {depth} times), got {data.image_size}")
+    if data.source_balance and data.dataset != "folder":
+        problems.append(f"{label('data.source_balance')}: expected --dataset folder (its file names name their "
+                        f"sources), got {data.dataset}")
+    if model.confidence and data.color_space != "lab":
+        problems.append(f"{label('model.confidence')}: expected the lab colour space (neutral is a*b* = 0), "
+                        f"got {data.color_space}")
     if needs_dataset and data.dataset in DATASETS and data.dataset != "demo" and not data.dataset_path:
         problems.append(f"{label('data.dataset_path')}: expected the folder of the {data.dataset} dataset "
                         f"(--dataset {data.dataset} reads it from disk), got None")

@@ -118,8 +118,10 @@ _HEADER_BYTES = 32
 def _header_uint(header: tf.Tensor, offset: int, length: int, little_endian: bool) -> tf.Tensor:
     """The unsigned integer stored in `header[offset:offset + length]` (uint8 vector), as int64."""
     digits = tf.cast(header[offset:offset + length], tf.int64)
-    weights = tf.constant([256**i for i in range(length)], tf.int64)
-    return tf.reduce_sum(digits * (weights if little_endian else weights[::-1]))
+    # The weights are constants in either order: a reversing slice of a 4-element vector made
+    # Grappler's layout optimizer fail (an E-level "layout failed" line) in every serving graph.
+    powers = range(length) if little_endian else reversed(range(length))
+    return tf.reduce_sum(digits * tf.constant([256**i for i in powers], tf.int64))
 
 
 def encoded_size(contents: tf.Tensor) -> tf.Tensor:

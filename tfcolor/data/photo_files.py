@@ -31,8 +31,12 @@ def has_text_name(path: str | Path) -> bool:
 
 def source_of(path: str | Path) -> str:
     """The collection a photo comes from, as its file name's prefix names it (`kphotoalbum-snow.jpg` ->
-    `kphotoalbum`, the convention of `../shared/photos*`, whose SOURCES.md lists each package)."""
-    return Path(path).name.split("-", 1)[0]
+    `kphotoalbum`, the convention of `../shared/photos*`, whose SOURCES.md lists each package). A link
+    is named by what it links to, so a folder of links (a benchmark's split) keeps its photos' sources."""
+    path = Path(path)
+    if path.is_symlink():
+        path = path.resolve()
+    return path.name.split("-", 1)[0]
 
 
 def find_images(root: str | Path, skipped: dict[str, str] | None = None) -> list[str]:

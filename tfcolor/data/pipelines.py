@@ -16,11 +16,11 @@ import numpy as np
 import tensorflow as tf
 
 from tfcolor.config import DataConfig
-from tfcolor.data import color, datasets, reading
+from tfcolor.data import color, datasets, photo_files, reading
 from tfcolor.data.images import random_square_crop, resize_shorter_side
 from tfcolor.data.lightness import augment_lightness
 from tfcolor.data.skips import DatasetError, PipelineStats
-from tfcolor.data.sources import Source, shuffled_indices
+from tfcolor.data.sources import PhotoFiles, Source, balanced_indices, shuffled_indices
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -151,20 +151,40 @@ class _WorkingImages:
 
 def _working_images(source: Source, stats: PipelineStats, config: DataConfig) -> _WorkingImages:
     """The source's images as training reads them. With `--cache` every usable image is decoded once,
-    here, and kept in memory (then indexed like an array); without, each key is read when its turn comes."""
+    here, and kept in memory (then indexed like an array); without, each key is read when its turn comes.
+    With `--source-balance` the photos are regrouped by source, and each pass draws a source of n photos
+    in proportion to n**(1 - power) (`sources.balanced_indices`)."""
     side = largest_needed_side(config)
+    parts = _by_source(source) if config.source_balance else [source]
 
     def resized(images: tf.data.Dataset) -> tf.data.Dataset:
         return images.map(lambda rgb: resize_shorter_side(rgb, side, enlarge=False), num_parallel_calls=AUTOTUNE)
 
+    def keys_of_pass(groups: np.ndarray, count: int) -> Callable[[tf.Tensor], tf.data.Dataset]:
+        if config.source_balance:
+            return functools.partial(balanced_indices, groups, config.source_balance)
+        return functools.partial(shuffled_indices, count)
+
     if not config.cache:
-        read = source.reader(stats, side, config.max_pixels)
-        return _WorkingImages(source.shuffled, lambda keys: resized(reading.without_grayscale(
-            reading.read_counted(keys, read, stats, None, source.skips_unreadable), stats)))
-    cached = [image.numpy() for image in resized(reading.source_images(source, stats, side, config.max_pixels))]
+        whole = source if len(parts) == 1 else PhotoFiles([path for part in parts for path in part.paths])
+        groups = np.repeat(np.arange(len(parts)), [len(part) for part in parts])
+        read = whole.reader(stats, side, config.max_pixels)
+        keys = keys_of_pass(groups, len(whole)) if config.source_balance else whole.shuffled
+        return _WorkingImages(keys, lambda keys: resized(reading.without_grayscale(
+            reading.read_counted(keys, read, stats, None, whole.skips_unreadable), stats)))
+    cached_parts = [[image.numpy() for image in resized(reading.source_images(part, stats, side, config.max_pixels))]
+                    for part in parts]
+    cached = [image for part in cached_parts for image in part]
+    groups = np.repeat(np.arange(len(parts)), [len(part) for part in cached_parts])
     read = _reader_of_cached(cached)
-    return _WorkingImages(functools.partial(shuffled_indices, len(cached)),
-                          lambda indices: indices.map(read, num_parallel_calls=AUTOTUNE))
+    return _WorkingImages(keys_of_pass(groups, len(cached)), lambda indices: indices.map(read, num_parallel_calls=AUTOTUNE))
+
+
+def _by_source(source: Source) -> list[PhotoFiles]:
+    """A folder's photos split by the source their file names name (`photo_files.source_of`)."""
+    if not isinstance(source, PhotoFiles):
+        raise DatasetError("--source-balance needs a folder of photo files (their name prefixes name their sources)")
+    return list(source.by_group(photo_files.source_of).values())
 
 
 def _reader_of_cached(cached: list[np.ndarray]) -> Callable[[tf.Tensor], tf.Tensor]:

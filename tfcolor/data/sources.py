@@ -56,6 +56,16 @@ def shuffled_indices(count: int, pass_seed: tf.Tensor) -> tf.data.Dataset:
     return tf.data.Dataset.from_tensor_slices(order)
 
 
+def balanced_indices(groups: np.ndarray, power: float, pass_seed: tf.Tensor) -> tf.data.Dataset:
+    """As many indices as `groups` has, drawn (with replacement) so that a group of n elements is drawn in
+    proportion to n**(1 - power): index i has weight 1 / (size of its group)**power (1: every group
+    equally often, whatever its size; 0: every element equally often)."""
+    sizes = np.bincount(groups)
+    logits = tf.constant(-power * np.log(sizes[groups].astype(np.float64))[np.newaxis], tf.float32)
+    draws = tf.random.stateless_categorical(logits, len(groups), tf.cast(pass_seed, tf.int64), dtype=tf.int64)
+    return tf.data.Dataset.from_tensor_slices(draws[0])
+
+
 class _IndexedSource:
     """A source whose keys are the indices 0..len-1 of its elements (its subclass says how many)."""
 
@@ -90,6 +100,13 @@ class PhotoFiles(_IndexedSource):
 
     def worker_part(self, worker: int, workers: int) -> PhotoFiles:
         return PhotoFiles(self.paths[worker::workers])
+
+    def by_group(self, group_of: Callable[[str], str]) -> dict[str, PhotoFiles]:
+        """The files split by `group_of(path)` (e.g. their source), groups in name order."""
+        groups: dict[str, list[str]] = {}
+        for path in self.paths:
+            groups.setdefault(group_of(path), []).append(path)
+        return {name: PhotoFiles(groups[name]) for name in sorted(groups)}
 
 
 class ImageArray(_IndexedSource):

@@ -46,10 +46,15 @@ class Colorizer(keras.Model):
         ema_decay: when above 0, `ema_generator` keeps an exponential moving average of the
             generator's weights (batch-norm statistics included), updated after every batch; it is
             the `inference_generator` that validates, samples, colorizes and is exported.
+        confidence: `networks.build_confidence`, or None: when given, every prediction is the
+            generator's colour times the trust this network puts in it, and each training batch also
+            fits it (`train_confidence`) to the colorizing generator's output of that batch.
+        flip_average: predict each image and its mirror image and average them.
     """
 
     def __init__(self, generator: keras.Model, color_space: str = "lab", acc_thresh: float = 2.0,
-                 size_multiple: int = 16, output_space: str = "rgb", ema_decay: float = 0.0, **kwargs):
+                 size_multiple: int = 16, output_space: str = "rgb", ema_decay: float = 0.0,
+                 confidence: keras.Model | None = None, flip_average: bool = False, **kwargs):
         super().__init__(**kwargs)
         color.check_color_space(color_space)
         if output_space not in OUTPUT_SPACES:
@@ -71,11 +76,22 @@ class Colorizer(keras.Model):
         if self.ema_decay:
             self.ema_generator = keras.models.clone_model(generator)
             self.reset_ema()
+        if confidence is not None and color_space != "lab":
+            raise ValueError("A confidence network moves a*b* towards neutral: it needs the lab colour space.")
+        self.confidence = confidence
+        self.flip_average = bool(flip_average)
+        self.c_optimizer = None
+        self.confidence_tracker = keras.metrics.Mean(name="c_loss")
 
     @property
     def inference_generator(self) -> keras.Model:
         """The generator that colorizes: the moving average of the weights when there is one."""
         return self.generator if self.ema_generator is None else self.ema_generator
+
+    @property
+    def inference_networks(self) -> list[keras.Model]:
+        """Every network a prediction runs: what an export holds and an inference restore loads."""
+        return [self.inference_generator] + ([self.confidence] if self.confidence is not None else [])
 
     def reset_ema(self) -> None:
         """Start the average at the current weights."""
@@ -96,11 +112,49 @@ class Colorizer(keras.Model):
     def quality_metrics(self) -> list[keras.metrics.Metric]:
         return [self.l1_tracker, self.accuracy_metric, self.psnr_metric, self.auc_metric]
 
+    @property
+    def confidence_metrics(self) -> list[keras.metrics.Metric]:
+        return [self.confidence_tracker] if self.confidence is not None else []
+
+    def trusted(self, l_scaled: tf.Tensor, color_pred: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """`color_pred` scaled by the confidence network's trust in it (unchanged without one)."""
+        if self.confidence is None:
+            return color_pred
+        return color_pred * self.confidence(tf.concat([l_scaled, color_pred], axis=-1), training=training)
+
+    def _predict_padded(self, padded: tf.Tensor, training: bool) -> tf.Tensor:
+        return self.trusted(padded, self.inference_generator(padded, training=training), training=training)
+
     def predict_color(self, l_scaled: tf.Tensor, training: bool = False) -> tf.Tensor:
-        """Generator output for any H, W: pads to `size_multiple`, predicts, crops back."""
+        """The colour the model gives `l_scaled` at any H, W: pads to `size_multiple`, predicts (with
+        the confidence network, and averaged with the mirror image's where set), crops back."""
         height, width = tf.shape(l_scaled)[1], tf.shape(l_scaled)[2]
         padded = networks.pad_to_multiple(l_scaled, self.size_multiple)
-        return networks.crop_to(self.inference_generator(padded, training=training), height, width)
+        predicted = self._predict_padded(padded, training)
+        if self.flip_average:
+            # Padding is bottom/right, so the mirror is padded afresh and mirrored back before cropping.
+            mirrored = networks.pad_to_multiple(tf.reverse(l_scaled, axis=[2]), self.size_multiple)
+            back = tf.reverse(networks.crop_to(self._predict_padded(mirrored, training), height, width), axis=[2])
+            return (networks.crop_to(predicted, height, width) + back) / 2.0
+        return networks.crop_to(predicted, height, width)
+
+    def attach_confidence_optimizer(self, optimizer: keras.optimizers.Optimizer) -> None:
+        """The optimizer `train_confidence` descends with; built now so a checkpoint restores into it."""
+        self.c_optimizer = optimizer
+        self.c_optimizer.build(self.confidence.trainable_variables)
+
+    def train_confidence(self, l_scaled: tf.Tensor, color_true: tf.Tensor) -> None:
+        """One step of the confidence network: the trust t minimising mean (t * colour - truth)^2, where
+        colour is what the colorizing generator (the moving average where kept) paints this batch. Its
+        gradient stops at that colour: the generator learns nothing from it."""
+        if self.confidence is None:
+            return
+        color_pred = tf.stop_gradient(self.inference_generator(l_scaled, training=False))
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(self.trusted(l_scaled, color_pred, training=True) - color_true))
+            scaled_loss = self.c_optimizer.scale_loss(global_batch_share(loss))
+        descend(self.c_optimizer, tape, scaled_loss, self.confidence)
+        self.confidence_tracker.update_state(loss)
 
     def call(self, l_scaled, training=False):
         """`l_scaled` `(batch, H, W, 1)` -> colorized `(batch, H, W, 3)` in `output_space`."""
@@ -129,7 +183,7 @@ class Colorizer(keras.Model):
 
     def test_step(self, data):
         l_scaled, color_true = data
-        self.update_quality(l_scaled, color_true, self.inference_generator(l_scaled, training=False))
+        self.update_quality(l_scaled, color_true, self.predict_color(l_scaled))
         return self.step_logs(self.quality_metrics)
 
     def get_config(self):
@@ -137,12 +191,14 @@ class Colorizer(keras.Model):
             "generator": keras.saving.serialize_keras_object(self.generator),
             "color_space": self.color_space, "acc_thresh": self.acc_thresh,
             "size_multiple": self.size_multiple, "output_space": self.output_space, "ema_decay": self.ema_decay,
+            "confidence": None if self.confidence is None else keras.saving.serialize_keras_object(self.confidence),
+            "flip_average": self.flip_average,
         }
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        for key in ("generator", "discriminator"):
-            if key in config:
+        for key in ("generator", "discriminator", "confidence"):
+            if config.get(key) is not None:
                 config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)

@@ -30,19 +30,21 @@ def build_colorizer(config: RunConfig, jit_compile: bool = False, precision: str
     config.validate(needs_dataset=False)
     train = config.train
     channels = color.output_channels(config.data.color_space)
+    layer_dtype = None if precision == "float32" else precision
+    synchronized_bn = tf.distribute.get_strategy().num_replicas_in_sync > 1
     common = dict(
         color_space=config.data.color_space, acc_thresh=train.acc_thresh,
         size_multiple=2 ** config.model.depth, ema_decay=train.ema_decay,
+        confidence=networks.build_confidence(channels, layer_dtype, synchronized_bn) if config.model.confidence else None,
+        flip_average=config.model.flip_average,
     )
-    layer_dtype = None if precision == "float32" else precision
-    synchronized_bn = tf.distribute.get_strategy().num_replicas_in_sync > 1
     generator = networks.generator_from_config(config.model, channels, layer_dtype, synchronized_bn)
     decay = dict(decay=train.lr_decay, decay_rate=train.lr_decay_rate, decay_steps=train.lr_decay_steps,
                  loss_scaling=precision == "mixed_float16")
     if config.model.model == "unet":
         model = UNetColorizer(generator, **common)
         model.compile(optimizer=make_optimizer(train.lr, train.beta1, **decay), jit_compile=jit_compile)
-        return model
+        return _with_confidence_optimizer(model, config, decay)
     assert config.model.model == "gan", "validate() admits only the models built here"
     model = ColorizationGAN(
         generator, networks.discriminator_from_config(config.model, channels, layer_dtype, synchronized_bn),
@@ -53,6 +55,13 @@ def build_colorizer(config: RunConfig, jit_compile: bool = False, precision: str
         d_optimizer=make_optimizer(train.lr / 10.0, train.beta1, **decay),
         jit_compile=jit_compile,
     )
+    return _with_confidence_optimizer(model, config, decay)
+
+
+def _with_confidence_optimizer(model: Colorizer, config: RunConfig, decay: dict) -> Colorizer:
+    """The confidence network, where there is one, learns at the generator's rate and schedule."""
+    if model.confidence is not None:
+        model.attach_confidence_optimizer(make_optimizer(config.train.lr, config.train.beta1, **decay))
     return model
 
 
@@ -63,5 +72,7 @@ def build_inference_colorizer(config: RunConfig) -> Colorizer:
     config.validate(needs_dataset=False)
     channels = color.output_channels(config.data.color_space)
     generator = networks.generator_from_config(config.model, channels, None, False)
+    confidence = networks.build_confidence(channels) if config.model.confidence else None
     return Colorizer(generator, color_space=config.data.color_space, acc_thresh=config.train.acc_thresh,
-                     size_multiple=2 ** config.model.depth)
+                     size_multiple=2 ** config.model.depth, confidence=confidence,
+                     flip_average=config.model.flip_average)

@@ -67,7 +67,7 @@ class ColorizationGAN(Colorizer):
 
     @property
     def metrics(self):
-        return [*self.loss_trackers.values(), *self.quality_metrics]
+        return [*self.loss_trackers.values(), *self.confidence_metrics, *self.quality_metrics]
 
     def discriminate(self, l_scaled, color_channels, training=True):
         return self.discriminator(tf.concat([l_scaled, color_channels], axis=-1), training=training)
@@ -120,6 +120,7 @@ class ColorizationGAN(Colorizer):
 
         self.trained_batches.assign_add(1)
         self.update_ema()
+        self.train_confidence(l_scaled, color_true)
         for name, value in (("d_loss", d_loss), ("d_real", d_real), ("d_fake", d_fake),
                             ("g_loss", g_loss), ("g_gan", g_gan), ("g_l1", g_l1)):
             self.loss_trackers[name].update_state(value)

@@ -110,6 +110,20 @@ def build_discriminator(
     return keras.Model(inputs, logits, name=name)
 
 
+CONFIDENCE_FILTERS = (32, 64, 128)
+
+
+def build_confidence(color_channels: int = 2, dtype: str | None = None, synchronized_bn: bool = False) -> keras.Model:
+    """A small U-Net: L and the predicted colour `(batch, H, W, 1 + color_channels)` -> trust in that colour
+    `(batch, H, W, 1)` in [0, 1]. It sees the colour as well as the scene, so it can learn which colours
+    the generator paints wrongly on which content; H and W multiples of 4."""
+    net = build_generator(CONFIDENCE_FILTERS, (0.0,) * (len(CONFIDENCE_FILTERS) - 1), output_channels=1,
+                          input_channels=1 + color_channels, name="confidence", dtype=dtype,
+                          synchronized_bn=synchronized_bn)
+    trust = keras.layers.Rescaling(0.5, offset=0.5, name="trust", dtype="float32")(net.output)
+    return keras.Model(net.input, trust, name="confidence")
+
+
 def generator_from_config(model: ModelConfig, output_channels: int, dtype: str | None = None,
                           synchronized_bn: bool = False) -> keras.Model:
     return build_generator(model.generator_filters, model.generator_dropout, output_channels, dtype=dtype,

@@ -78,6 +78,8 @@ def checkpointed(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Opti
 
 
 def learning_rates(model: keras.Model) -> dict[str, float]:
-    """Current learning rate of each optimizer, for logging."""
+    """Current learning rate of each optimizer, for logging. A constant rate is a variable, mirrored under a
+    multi-worker strategy, which `float()` refuses: it goes through NumPy."""
     optimizers = {"g_lr": getattr(model, "g_optimizer", None), "d_lr": getattr(model, "d_optimizer", None)}
-    return {name: float(opt.learning_rate) for name, opt in optimizers.items() if opt is not None}
+    return {name: float(keras.ops.convert_to_numpy(opt.learning_rate)) for name, opt in optimizers.items()
+            if opt is not None}

@@ -38,14 +38,18 @@ def find_checkpoint(run_or_checkpoint: str | Path) -> tuple[Path, str]:
 
 
 def restore_generator(model: Colorizer, checkpoint: str) -> None:
-    """Load the checkpoint's colorizing generator (its moving average when it has one) into `model.generator`.
+    """Load the checkpoint's colorizing generator (its moving average when it has one) into `model.generator`,
+    and its confidence network where the model has one.
 
     Raises:
-        AssertionError: the checkpoint lacks a weight of the generator (another network).
+        AssertionError: the checkpoint lacks a weight of the generator or the confidence network (another model).
     """
     saved = {name for name, _ in tf.train.list_variables(checkpoint)}
     source = "ema_generator" if any(name.startswith("model/ema_generator/") for name in saved) else "generator"
-    state = tf.train.Checkpoint(**{source: model.generator})
+    networks = {source: model.generator}
+    if model.confidence is not None:
+        networks["confidence"] = model.confidence
+    state = tf.train.Checkpoint(**networks)
     tf.train.Checkpoint(model=state).restore(checkpoint).expect_partial().assert_existing_objects_matched()
 
 

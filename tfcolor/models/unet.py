@@ -18,7 +18,7 @@ class UNetColorizer(Colorizer):
 
     @property
     def metrics(self):
-        return self.quality_metrics
+        return [*self.confidence_metrics, *self.quality_metrics]
 
     def train_step(self, data):
         l_scaled, color_true = data
@@ -29,5 +29,6 @@ class UNetColorizer(Colorizer):
         descend(self.g_optimizer, tape, scaled_loss, self.generator)
         self.trained_batches.assign_add(1)
         self.update_ema()
+        self.train_confidence(l_scaled, color_true)
         self.update_quality(l_scaled, color_true, color_pred)
         return self.step_logs(self.metrics)

@@ -90,7 +90,7 @@ class SampleGrids(keras.callbacks.Callback):
 
     def write(self, step: int) -> None:
         l_scaled, color_true = self.samples
-        grid = sample_grid(l_scaled, color_true, self.model.inference_generator(l_scaled, training=False),
+        grid = sample_grid(l_scaled, color_true, self.model.predict_color(l_scaled),
                            self.color_space)
         self.samples_dir.mkdir(parents=True, exist_ok=True)
         grids.write_png(self.samples_dir / f"step_{step:07d}.png", grid)

@@ -1,6 +1,6 @@
 """Training state on disk: what a checkpoint holds, saving it, and which one a run resumes from.
 
-A checkpoint holds the networks (and the generator's moving average), both optimizers, the step
+A checkpoint holds the networks (and the generator's moving average), their optimizers, the step
 counter and the dropout layers' random state. It is written every `--save-interval` batches while
 every value is finite, so the newest checkpoint is always a good one.
 
@@ -45,10 +45,10 @@ def checkpoint_for(model: Colorizer, with_average: bool = True, with_rng: bool =
     precision, and checkpoints of earlier versions (`model/generator/...`) still restore. The
     random state lets a resumed run draw the dropout masks an uninterrupted one would.
     """
-    names = ("generator", "discriminator", "ema_generator") if with_average else ("generator", "discriminator")
+    names = ("generator", "discriminator", "confidence") + (("ema_generator",) if with_average else ())
     networks = {name: getattr(model, name) for name in names if getattr(model, name, None) is not None}
     tracked = {name: optimizers.checkpointed(getattr(model, name))
-               for name in ("g_optimizer", "d_optimizer") if hasattr(model, name)}
+               for name in ("g_optimizer", "d_optimizer", "c_optimizer") if getattr(model, name, None) is not None}
     if with_rng:
         tracked["dropout_rng"] = _dropout_states(model)
     state = tf.train.Checkpoint(trained_batches=model.trained_batches, **networks)

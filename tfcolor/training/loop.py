@@ -20,7 +20,7 @@ from tfcolor.data.pipelines import Pipelines, make_pipelines
 from tfcolor.data.skips import DatasetError, describe_skipped
 from tfcolor.models.colorizer import Colorizer
 from tfcolor.models.factory import build_colorizer
-from tfcolor.training import callbacks, checkpoints, runtime
+from tfcolor.training import callbacks, checkpoints, preemption, runtime
 
 
 class TrainingDiverged(RuntimeError):
@@ -51,9 +51,11 @@ def _check_resumable(config: RunConfig, run_dir: Path) -> None:
 
 
 def _callbacks(config: RunConfig, run_dir: Path, pipelines: Pipelines, saver: checkpoints.CheckpointSaver,
-               total_steps: int, report: Callable[[str], None], chief: bool) -> list[keras.callbacks.Callback]:
-    """Every process saves checkpoints and stops at the same step; only the chief writes logs and samples."""
-    found = [saver, callbacks.StopAtStep(total_steps)]
+               stopper: preemption.StopOnSignal, total_steps: int, report: Callable[[str], None], chief: bool
+               ) -> list[keras.callbacks.Callback]:
+    """Every process saves checkpoints and stops at the same step; only the chief writes logs and samples.
+    The signal handler comes before the saver, so the batch a signal arrives in is saved when training ends."""
+    found = [stopper, saver, callbacks.StopAtStep(total_steps)]
     if not chief:
         return found
     settings = config.train
@@ -82,7 +84,7 @@ def _check_replicas(config: RunConfig, strategy: tf.distribute.Strategy) -> None
 
 
 def _fit(model: Colorizer, fit: dict, stream: Callable[[int], tf.data.Dataset], steps_per_epoch: int, step: int,
-         total_steps: int, saver: checkpoints.CheckpointSaver) -> None:
+         total_steps: int, saver: checkpoints.CheckpointSaver, stopper: preemption.StopOnSignal) -> None:
     """Finish an interrupted epoch with the batches it had left, then run whole epochs to `total_steps`.
     Each part reads the training stream (`stream(step)`) from the batch it starts at, as an
     uninterrupted run would."""
@@ -91,7 +93,7 @@ def _fit(model: Colorizer, fit: dict, stream: Callable[[int], tf.data.Dataset], 
         model.fit(stream(step), initial_epoch=epoch, epochs=epoch + 1,
                   steps_per_epoch=min(steps_per_epoch - done_in_epoch, total_steps - step), **fit)
         epoch += 1
-    if checkpoints.trained_batches(model) < total_steps and saver.nan_step is None:
+    if checkpoints.trained_batches(model) < total_steps and saver.nan_step is None and stopper.received is None:
         # StopAtStep ends the last epoch early when --max-steps falls inside it.
         model.fit(stream(epoch * steps_per_epoch), initial_epoch=epoch,
                   epochs=math.ceil(total_steps / steps_per_epoch), steps_per_epoch=steps_per_epoch, **fit)
@@ -112,6 +114,7 @@ def train(config: RunConfig, run_dir: str | Path, report: Callable[[str], None] 
         ConfigError: `config` is invalid, or `run_dir` holds a run of another model.
         DatasetError: the dataset is missing or holds no usable image.
         TrainingDiverged: a loss became NaN or infinite (the newest checkpoint is the last good one).
+        TrainingPreempted: SIGTERM or SIGINT arrived; the batch it arrived in was finished and saved.
     """
     config.validate()
     run_dir = Path(run_dir)
@@ -132,6 +135,7 @@ def train(config: RunConfig, run_dir: str | Path, report: Callable[[str], None] 
                                 f"check --dataset-path.")
     precision = runtime.resolve_precision(settings.precision)
     xla = runtime.use_xla(settings.jit_compile)
+    runtime.without_failing_remapper()
     if chief:
         run_dir.mkdir(parents=True, exist_ok=True)
     with strategy.scope():
@@ -161,6 +165,7 @@ def _train_to_the_end(config: RunConfig, run_dir: Path, pipelines: Pipelines, mo
     if settings.max_steps:
         total_steps = min(total_steps, settings.max_steps)
     saver = checkpoints.CheckpointSaver(manager, settings.save_interval, enabled=settings.save)
+    stopper = preemption.StopOnSignal(strategy)
     step = checkpoints.trained_batches(model)
     if step >= total_steps:
         report(f"{run_dir} is already trained to step {step}; raise --epochs or --max-steps to train further.")
@@ -169,7 +174,7 @@ def _train_to_the_end(config: RunConfig, run_dir: Path, pipelines: Pipelines, mo
     validation, validation_steps = runtime.validation_data(strategy, pipelines, settings.batch_size)
     fit = dict(
         validation_data=validation, validation_steps=validation_steps, validation_freq=settings.validate_interval,
-        shuffle=False, callbacks=_callbacks(config, run_dir, pipelines, saver, total_steps, report, chief),
+        shuffle=False, callbacks=_callbacks(config, run_dir, pipelines, saver, stopper, total_steps, report, chief),
         verbose=1 if sys.stdout.isatty() else 2,
     )
     replicas = runtime.replicas(strategy)
@@ -179,7 +184,15 @@ def _train_to_the_end(config: RunConfig, run_dir: Path, pipelines: Pipelines, mo
            f"({numerics}).")
     stream = runtime.training_stream(strategy, pipelines, settings.batch_size)
     with runtime.fitting(model, strategy):
-        _fit(model, fit, stream, steps_per_epoch, step, total_steps, saver)
+        _fit(model, fit, stream, steps_per_epoch, step, total_steps, saver, stopper)
+    if stopper.received is not None and saver.nan_step is None:
+        # The other workers saved into scratch folders, beside the chief's save into the run: name that one.
+        saved = (manager.latest_checkpoint if chief else tf.train.latest_checkpoint(
+            str(run_dir / layout.CHECKPOINTS_DIR))) if settings.save else None
+        raise preemption.TrainingPreempted(
+            f"{stopper.signal_name}: stopped at step {checkpoints.trained_batches(model)} after finishing its batch; "
+            + (f"saved {saved}; run the same command again to resume there." if saved else
+               "nothing saved (--save is off)."))
     if saver.nan_step is not None:
         raise TrainingDiverged(f"a loss became NaN or infinite at step {saver.nan_step}; training stopped. "
                                f"Last good checkpoint: {manager.latest_checkpoint or 'none (none was saved before)'}.")

@@ -86,6 +86,20 @@ def resolve_precision(setting: str) -> str:
     return "mixed_bfloat16" if bf16 and onednn_enabled() else "float32"
 
 
+def without_failing_remapper() -> None:
+    """Turn Grappler's remapper off for the graphs traced from here on, before training traces its step.
+
+    On the train step it fails on every oneDNN build of TensorFlow 2.21 seen: it fuses the
+    discriminator's first Conv2D + BiasAdd + LeakyRelu (the one unit without batch-norm) into one
+    op, though LeakyReluGrad still reads that BiasAdd's output (the generator's gradient through the
+    discriminator), and logs `E... remapper failed: ... fanout ... LeakyReluGrad exist for missing node
+    ... BiasAdd`. Grappler then drops the remapper's changes for the whole step, so turning it off
+    costs the step nothing (benchmarks/RESULTS.md, "quiet start") and removes the error line. Only
+    the validation and sample graphs of a training process lose its fusions; colorizing, evaluating,
+    exporting and serving keep them."""
+    tf.config.optimizer.set_experimental_options({"remapping": False})
+
+
 def onednn_enabled() -> bool:
     """Whether TensorFlow runs its oneDNN CPU kernels (bfloat16 convolutions need them to be fast)."""
     return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "") not in ("0", "false", "False")

@@ -15,7 +15,7 @@ import keras
 import keras_tuner
 import tensorflow as tf
 
-from tfcolor.config import RunConfig, general_unet
+from tfcolor.config import RunConfig, general_unet, with_network_tables
 from tfcolor.data import skips
 from tfcolor.data.pipelines import make_pipelines
 from tfcolor.models import factory
@@ -46,7 +46,8 @@ class ColorizationHyperModel(keras_tuner.HyperModel):
             beta1=hp.Choice("beta1", [0.0, 0.5], default=0.0),
             label_smoothing=hp.Boolean("label_smoothing", default=False),
         )
-        model = general_unet(width, self.base.model.depth, "gan", dropout)
+        tables = general_unet(width, self.base.model.depth, "gan", dropout)
+        model = dataclasses.replace(with_network_tables(self.base.model, tables), model="gan")
         return RunConfig(data=self.base.data, model=model, train=train).validate()
 
     def build(self, hp):
@@ -90,6 +91,7 @@ def search(base: RunConfig, directory: str | Path, algorithm: str = "bayesian", 
     base.validate()
     directory = Path(directory)
     keras.utils.set_random_seed(base.train.seed)
+    runtime.without_failing_remapper()
     pipelines = make_pipelines(base.data, base.train.batch_size, base.train.seed)
     if pipelines.validation is None:
         raise skips.DatasetError("the search needs validation images to score trials.")
