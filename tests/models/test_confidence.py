@@ -97,10 +97,10 @@ def test_the_export_and_colorize_apply_the_trust_of_the_trained_run(tmp_path):
         step = 10 if name == "trusted" else 20
         checkpoints.checkpoint_manager(model, run).save(checkpoint_number=step)
         colorize.colorize_paths(run, tmp_path / "in", tmp_path / name)
-        written = np.asarray(Image.open(next((tmp_path / name).rglob("*.png"))).convert("RGB"))
-        version = export.export_run(run, tmp_path / "models" / "tfcolor")
-        signature = tf.saved_model.load(str(version)).signatures["serving_default"]
-        served = signature(image_bytes=tf.constant([(tmp_path / "in" / "photo.png").read_bytes()]))
-        results[name] = (written, tf.io.decode_png(served["colorized_bytes"][0]).numpy())
-    assert not is_gray(results["trusted"][0]) and not is_gray(results["trusted"][1])
-    assert is_gray(results["distrusted"][0]) and is_gray(results["distrusted"][1])
+        results[name] = [np.asarray(Image.open(next((tmp_path / name).rglob("*.png"))).convert("RGB"))]
+    # The export of the distrusting checkpoint (the newest) serves gray where colorize wrote gray.
+    version = export.export_run(run, tmp_path / "models" / "tfcolor")
+    signature = tf.saved_model.load(str(version)).signatures["serving_default"]
+    served = signature(image_bytes=tf.constant([(tmp_path / "in" / "photo.png").read_bytes()]))
+    assert not is_gray(results["trusted"][0])
+    assert is_gray(results["distrusted"][0]) and is_gray(tf.io.decode_png(served["colorized_bytes"][0]).numpy())

@@ -207,3 +207,29 @@ def test_other_paths_are_still_404_with_a_json_error(origin, path):
     assert refused.value.code == 404
     assert refused.value.headers["Content-Type"] == "application/json"
     assert json.load(refused.value)["error"].startswith("Malformed request")
+
+
+# A real drop: a DataTransfer holding the photo's bytes as a File, dispatched on the drop zone as the browser
+# dispatches a drag from the desktop (dragenter, dragover, drop).
+DROP_FILE = """async ([name, b64]) => {
+  const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+  const transfer = new DataTransfer();
+  transfer.items.add(new File([bytes], name, {type: "image/jpeg"}));
+  const zone = document.querySelector("[data-testid=dropzone]");
+  for (const type of ["dragenter", "dragover", "drop"]) {
+    zone.dispatchEvent(new DragEvent(type, {dataTransfer: transfer, bubbles: true, cancelable: true}));
+  }
+}"""
+
+
+@pytest.mark.slow
+def test_a_dropped_photo_comes_back_colorized_at_its_size(origin, browser, photos):
+    page, requested = open_page(browser, origin)
+    photo = photos[0]
+    page.evaluate(DROP_FILE, [photo.name, base64.b64encode(photo.read_bytes()).decode()])
+    answered = page.locator("[data-testid=result]:not([data-state=pending])")
+    answered.first.wait_for(state="attached", timeout=ANSWER_TIMEOUT_MS)
+    card = page.eval_on_selector_all("[data-testid=result]", READ_CARDS)[0]
+    assert card["state"] == "done", card["error"]
+    assert card["file"] == photo.name and card["colorized"] == list(Image.open(photo).size)
+    assert_same_origin(requested, origin)

@@ -119,6 +119,12 @@ def train(config: RunConfig, run_dir: str | Path, report: Callable[[str], None] 
     config.validate()
     run_dir = Path(run_dir)
     strategy = strategy or tf.distribute.get_strategy()
+    with preemption.StopOnSignal(strategy).catching() as stopper:
+        return _train(config, run_dir, report, resume_from, restart, strategy, stopper)
+
+
+def _train(config: RunConfig, run_dir: Path, report: Callable[[str], None], resume_from: str | None, restart: bool,
+           strategy: tf.distribute.Strategy, stopper: preemption.StopOnSignal) -> str | None:
     chief = runtime.is_chief(strategy)
     _check_resumable(config, run_dir)
     _check_replicas(config, strategy)
@@ -147,7 +153,7 @@ def train(config: RunConfig, run_dir: str | Path, report: Callable[[str], None] 
         manager = checkpoints.checkpoint_manager(model, saving_dir)
         if chief:
             (run_dir / layout.CONFIG_FILE).write_text(config.to_json(), encoding="utf-8")
-        _train_to_the_end(config, run_dir, pipelines, model, manager, strategy, report,
+        _train_to_the_end(config, run_dir, pipelines, model, manager, strategy, stopper, report,
                           f"{precision}{', XLA' if xla else ''}")
         latest = manager.latest_checkpoint if chief else tf.train.latest_checkpoint(str(run_dir / layout.CHECKPOINTS_DIR))
     report(f"Checkpoints: {run_dir / layout.CHECKPOINTS_DIR} (latest {latest})")
@@ -158,14 +164,13 @@ def train(config: RunConfig, run_dir: str | Path, report: Callable[[str], None] 
 
 def _train_to_the_end(config: RunConfig, run_dir: Path, pipelines: Pipelines, model: Colorizer,
                       manager: tf.train.CheckpointManager, strategy: tf.distribute.Strategy,
-                      report: Callable[[str], None], numerics: str) -> None:
+                      stopper: preemption.StopOnSignal, report: Callable[[str], None], numerics: str) -> None:
     settings = config.train
     steps_per_epoch = pipelines.steps_per_epoch
     total_steps = settings.epochs * steps_per_epoch
     if settings.max_steps:
         total_steps = min(total_steps, settings.max_steps)
     saver = checkpoints.CheckpointSaver(manager, settings.save_interval, enabled=settings.save)
-    stopper = preemption.StopOnSignal(strategy)
     step = checkpoints.trained_batches(model)
     if step >= total_steps:
         report(f"{run_dir} is already trained to step {step}; raise --epochs or --max-steps to train further.")

@@ -3,9 +3,11 @@
 SIGTERM is what `docker stop`, a Kubernetes eviction and a preemptible VM's shutdown send before they
 kill a process; SIGINT is Ctrl-C. Either one, while training, lets the current batch finish; the
 checkpoint saver then writes the step reached and training raises `TrainingPreempted`, so a rerun of
-the same command resumes there. A second signal ends the process at once (exit 128 + signal), as a
-user pressing Ctrl-C twice expects. Handlers are installed for the duration of `fit` only, and only
-from the main thread (Python delivers signals there alone).
+the same command resumes there. A signal that comes while the run is still starting (reading the
+photos, building the model) stops it after its first batch. A second signal ends the process at once
+(exit 128 + signal), as a user pressing Ctrl-C twice expects. Handlers are installed for the duration
+of `train()` only (`StopOnSignal.catching`), and only from the main thread (Python delivers signals
+there alone).
 
 Under a multi-worker cluster every worker must take part in a save, so there the first worker that
 is signalled stops at the next batch and the others follow at the same step (`stop_requested` is
@@ -16,6 +18,8 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 import keras
@@ -50,20 +54,22 @@ class StopOnSignal(keras.callbacks.Callback):
             os._exit(128 + signum)
         self.received = signum
 
-    def on_train_begin(self, logs=None):
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for stop_signal in STOP_SIGNALS:
-            self._previous[stop_signal] = signal.signal(stop_signal, self._on_signal)
+    @contextmanager
+    def catching(self) -> Iterator[StopOnSignal]:
+        """Catch SIGTERM and SIGINT inside the block (from the main thread); the previous handlers after it."""
+        if threading.current_thread() is threading.main_thread():
+            for stop_signal in STOP_SIGNALS:
+                self._previous[stop_signal] = signal.signal(stop_signal, self._on_signal)
+        try:
+            yield self
+        finally:
+            for stop_signal, handler in self._previous.items():
+                signal.signal(stop_signal, handler)
+            self._previous.clear()
 
     def on_train_batch_end(self, batch, logs=None):
         if self._stop_requested():
             self.model.stop_training = True
-
-    def on_train_end(self, logs=None):
-        for stop_signal, handler in self._previous.items():
-            signal.signal(stop_signal, handler)
-        self._previous.clear()
 
     def _stop_requested(self) -> bool:
         local = self.received is not None
