@@ -114,6 +114,22 @@ def _claim(base: Path, version: int | None) -> tuple[int, Path, int]:
     raise FileExistsError(f"could not claim a version under {base} in {MAX_CLAIM_ATTEMPTS} attempts.")
 
 
+def _fsync_entry(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0))
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _fsync_tree(folder: Path) -> None:
+    """Flush every file of `folder`, then every folder's entries, deepest first."""
+    for root, folders, files in os.walk(folder, topdown=False):
+        for name in files:
+            _fsync_entry(Path(root) / name)
+        _fsync_entry(Path(root))
+
+
 def write_version(base: Path, version: int | None, build: Callable[[Path], None]) -> Path:
     """Run `build(folder)` in a temporary folder, then rename it to `base/version` in one step;
     `version` None takes the next free number, safely beside concurrent exports.
@@ -128,8 +144,10 @@ def write_version(base: Path, version: int | None, build: Callable[[Path], None]
     try:
         build(claim)
         claim.chmod(0o755)  # the serving container may run as another user
+        _fsync_tree(claim)  # on disk before it is visible: a power cut cannot leave a half-written version
         check_free(base, number)
         os.rename(claim, final)
+        _fsync_entry(base)
     except BaseException:
         shutil.rmtree(claim, ignore_errors=True)
         raise

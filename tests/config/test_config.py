@@ -6,7 +6,7 @@ import pytest
 
 import export.__main__ as export_main
 from tfcolor import colorize, config, evaluate, train, tune
-from tfcolor.config import ConfigError, ModelConfig, RunConfig, flags
+from tfcolor.config import ConfigError, ModelConfig, RunConfig, flags, run_layout
 from tfcolor.models import factory
 
 # (field, invalid value, whether `python -m tfcolor.tune` takes the flag too)
@@ -164,3 +164,18 @@ def test_sizes_outside_the_config_are_refused_as_usage_errors_too(command, tmp_p
             "export": ["--output", str(tmp_path / "models")]}[command]
     message = usage_error(main, ["--run", str(tmp_path / "run"), *argv, "--image-size", "0"], capsys)
     assert "--image-size: expected a positive integer, got 0" in message
+
+
+def test_a_config_is_saved_whole_or_not_at_all(tmp_path):
+    first = config.resolve({"lr": 1e-3})
+    run_layout.save_config(tmp_path, first)
+    assert RunConfig.load(tmp_path / "config.json") == first
+
+    class Broken:
+        def to_json(self):
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        run_layout.save_config(tmp_path, Broken())
+    assert RunConfig.load(tmp_path / "config.json") == first  # the old file, whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]  # no temporary file left

@@ -9,6 +9,7 @@ import pytest
 from tests.helpers import TINY_TRAIN_ARGS, photo_crops, write_cifar_batch
 from tfcolor import train
 from tfcolor.data import cifar
+from tfcolor.data.skips import DatasetError
 
 
 def test_reads_official_layout_back_to_images(tmp_path):
@@ -85,3 +86,36 @@ def test_a_bad_cifar_batch_is_a_clear_error_naming_the_file(cifar_dir, tmp_path,
     err = capsys.readouterr().err
     assert code == 1
     assert f"error: {bad}: " in err and "Traceback" not in err and "MemoryError" not in err
+
+
+class _HugeArray:
+    """Pickles as a call of the allowed `numpy.ndarray` with a shape of 5.7 GB: the probe's 286-byte batch."""
+
+    def __reduce__(self):
+        return np.ndarray, ((2_000_000, 3072), np.dtype(np.uint8))
+
+
+def test_an_allowed_constructor_cannot_allocate_more_than_the_file_holds(tmp_path):
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(pickle.dumps({b"data": _HugeArray(), b"labels": []}, protocol=2))
+    assert path.stat().st_size < 400
+    with pytest.raises(DatasetError, match=r"data_batch_1: .*refuses numpy.ndarray: 6144000000 bytes, more than a file"):
+        cifar.read_batch(path)
+
+
+def test_one_memoised_string_encoded_again_and_again_is_refused(tmp_path):
+    # _codecs.encode(text, "latin1") is how Python 3 pickles bytes at protocol 2; a crafted file calls it
+    # 2000 times on one memoised megabyte: 2 GB from a 1 MB file.
+    text = pickle.dumps("x" * 2**20, protocol=2)[2:-3]  # BINUNICODE of a 1 MB string (no PROTO, BINPUT, STOP)
+    call = b"h\x00h\x01X\x06\x00\x00\x00latin1\x86R"  # BINGET encode, BINGET text, "latin1", TUPLE2, REDUCE
+    raw = (b"\x80\x02c_codecs\nencode\nq\x00" + text + b"q\x01" + b"]q\x02(" + call * 2000 + b"e.")
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(raw)
+    with pytest.raises(DatasetError, match=r"refuses _codecs.encode: \d+ bytes, more than a file of"):
+        cifar.read_batch(path)
+
+
+def test_a_genuine_batch_pickled_by_python_3_at_protocol_2_is_within_the_budget(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, (1000, 32, 32, 3), dtype=np.uint8)  # 3 MB of data
+    write_cifar_batch(tmp_path / "data_batch_1", images)
+    np.testing.assert_array_equal(cifar.read_batch(tmp_path / "data_batch_1"), images)

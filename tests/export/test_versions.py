@@ -2,6 +2,7 @@
 as TF-Serving reads them, stray folders beside them ignored."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -105,3 +106,22 @@ def test_a_version_tf_serving_would_not_read_is_a_usage_error(value, tmp_path, c
     expected = f"argument --version: expected a version number TF-Serving reads (ASCII digits, 1 to {MAX_VERSION})"
     assert f"{expected}, got {value!r}" in err
     assert "Traceback" not in err and not (tmp_path / "tfcolor").exists()
+
+
+def test_every_file_of_a_version_is_on_disk_before_the_version_is_renamed_into_place(tmp_path, monkeypatch):
+    events: list[tuple[str, str]] = []
+    real_fsync, real_rename = os.fsync, os.rename
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))),
+                                                 real_fsync(fd))[1])
+    monkeypatch.setattr(os, "rename", lambda a, b: (events.append(("rename", str(b))), real_rename(a, b))[1])
+
+    def build(folder):
+        (folder / "variables").mkdir()
+        (folder / "saved_model.pb").write_bytes(b"graph")
+        (folder / "variables" / "variables.index").write_bytes(b"index")
+
+    final = versions.write_version(tmp_path / "tfcolor", None, build)
+    renamed = events.index(("rename", str(final)))
+    synced_before = {Path(path).name for kind, path in events[:renamed] if kind == "fsync"}
+    assert {"saved_model.pb", "variables.index", "variables"} <= synced_before
+    assert ("fsync", str(tmp_path / "tfcolor")) in events[renamed:]  # the base folder's new entry, after

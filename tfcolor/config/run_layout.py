@@ -11,6 +11,7 @@ Names only, no TensorFlow: reading and writing checkpoints is `tfcolor.training.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from tfcolor.config import DataConfig, RunConfig
@@ -27,6 +28,33 @@ STATE_FILE = "checkpoint"
 
 class RunError(ValueError):
     """A path given as a run directory is not one (or holds no trained weights)."""
+
+
+def save_config(run_dir: Path, config: RunConfig) -> Path:
+    """Write the run's `config.json` so that a crash or a power cut at any moment leaves the old file or
+    the new one, never a part: a temporary file beside it, flushed to disk, renamed over it, and the
+    folder's entry flushed too."""
+    path = Path(run_dir) / CONFIG_FILE
+    temporary = path.with_name(f".{CONFIG_FILE}.{os.getpid()}.tmp")
+    try:
+        with temporary.open("w", encoding="utf-8") as file:
+            file.write(config.to_json())
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    fsync_folder(path.parent)
+    return path
+
+
+def fsync_folder(folder: Path) -> None:
+    """Flush a folder's entries (a rename into it, a new file) to disk."""
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def load_config(run_dir: str | Path) -> RunConfig:

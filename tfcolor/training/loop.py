@@ -152,7 +152,7 @@ def _train(config: RunConfig, run_dir: Path, report: Callable[[str], None], resu
     with checkpoints.checkpoint_dir(run_dir, strategy) as saving_dir:
         manager = checkpoints.checkpoint_manager(model, saving_dir)
         if chief:
-            (run_dir / layout.CONFIG_FILE).write_text(config.to_json(), encoding="utf-8")
+            layout.save_config(run_dir, config)
         _train_to_the_end(config, run_dir, pipelines, model, manager, strategy, stopper, report,
                           f"{precision}{', XLA' if xla else ''}")
         latest = manager.latest_checkpoint if chief else tf.train.latest_checkpoint(str(run_dir / layout.CHECKPOINTS_DIR))
