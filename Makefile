@@ -36,9 +36,10 @@ $(CHROMIUM):
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 
 # Two test processes at a time (much of a test's time is TensorFlow tracing its graphs, one core each),
-# then, alone, the tests that assert on elapsed time (marked `exclusive`).
+# an idle one taking tests from the other's queue (`--dist worksteal`: 329 s against 363 s here), then,
+# alone, the tests that assert on elapsed time (marked `exclusive`).
 test: $(VENV)/.installed $(CHROMIUM) lint
-	$(PY) -m pytest -n 2 -m "not exclusive"
+	$(PY) -m pytest -n 2 --dist worksteal -m "not exclusive"
 	$(PY) -m pytest -m exclusive
 
 # The fast lane: lint, then pure functions and small units, no training, no export, no browser (under a minute).
