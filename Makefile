@@ -36,7 +36,8 @@ $(CHROMIUM):
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 
 # Two test processes at a time (much of a test's time is TensorFlow tracing its graphs, one core each),
-# an idle one taking tests from the other's queue (`--dist worksteal`: 329 s against 363 s here), then,
+# an idle one taking tests from the other's queue (`--dist worksteal`; fresh clones: 358 s against 363 s
+# without, within noise), then,
 # alone, the tests that assert on elapsed time (marked `exclusive`).
 test: $(VENV)/.installed $(CHROMIUM) lint
 	$(PY) -m pytest -n 2 --dist worksteal -m "not exclusive"
