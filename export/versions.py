@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from export.version_names import MAX_VERSION, parse_version
+from tfcolor.config.run_layout import fsync_entry
 
 TEMPORARY_PREFIX = ".tmp-export-"
 LOCK_SUFFIX = ".lock"
@@ -114,20 +115,12 @@ def _claim(base: Path, version: int | None) -> tuple[int, Path, int]:
     raise FileExistsError(f"could not claim a version under {base} in {MAX_CLAIM_ATTEMPTS} attempts.")
 
 
-def _fsync_entry(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0))
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def _fsync_tree(folder: Path) -> None:
     """Flush every file of `folder`, then every folder's entries, deepest first."""
     for root, folders, files in os.walk(folder, topdown=False):
         for name in files:
-            _fsync_entry(Path(root) / name)
-        _fsync_entry(Path(root))
+            fsync_entry(Path(root) / name)
+        fsync_entry(Path(root))
 
 
 def write_version(base: Path, version: int | None, build: Callable[[Path], None]) -> Path:
@@ -147,7 +140,7 @@ def write_version(base: Path, version: int | None, build: Callable[[Path], None]
         _fsync_tree(claim)  # on disk before it is visible: a power cut cannot leave a half-written version
         check_free(base, number)
         os.rename(claim, final)
-        _fsync_entry(base)
+        fsync_entry(base)
     except BaseException:
         shutil.rmtree(claim, ignore_errors=True)
         raise

@@ -44,13 +44,13 @@ def save_config(run_dir: Path, config: RunConfig) -> Path:
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
-    fsync_folder(path.parent)
+    fsync_entry(path.parent)
     return path
 
 
-def fsync_folder(folder: Path) -> None:
-    """Flush a folder's entries (a rename into it, a new file) to disk."""
-    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+def fsync_entry(path: Path) -> None:
+    """Flush a file's bytes, or a folder's entries (a rename into it, a new file), to disk."""
+    descriptor = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if Path(path).is_dir() else 0))
     try:
         os.fsync(descriptor)
     finally:

@@ -160,24 +160,25 @@ def _working_images(source: Source, stats: PipelineStats, config: DataConfig) ->
     def resized(images: tf.data.Dataset) -> tf.data.Dataset:
         return images.map(lambda rgb: resize_shorter_side(rgb, side, enlarge=False), num_parallel_calls=AUTOTUNE)
 
-    def keys_of_pass(groups: np.ndarray, count: int) -> Callable[[tf.Tensor], tf.data.Dataset]:
+    def keys_of_pass(groups: np.ndarray, unbalanced: Callable[[tf.Tensor], tf.data.Dataset]
+                     ) -> Callable[[tf.Tensor], tf.data.Dataset]:
         if config.source_balance:
             return functools.partial(balanced_indices, groups, config.source_balance)
-        return functools.partial(shuffled_indices, count)
+        return unbalanced
 
     if not config.cache:
         whole = source if len(parts) == 1 else PhotoFiles([path for part in parts for path in part.paths])
         groups = np.repeat(np.arange(len(parts)), [len(part) for part in parts])
         read = whole.reader(stats, side, config.max_pixels)
-        keys = keys_of_pass(groups, len(whole)) if config.source_balance else whole.shuffled
-        return _WorkingImages(keys, lambda keys: resized(reading.without_grayscale(
+        return _WorkingImages(keys_of_pass(groups, whole.shuffled), lambda keys: resized(reading.without_grayscale(
             reading.read_counted(keys, read, stats, None, whole.skips_unreadable), stats)))
     cached_parts = [[image.numpy() for image in resized(reading.source_images(part, stats, side, config.max_pixels))]
                     for part in parts]
     cached = [image for part in cached_parts for image in part]
     groups = np.repeat(np.arange(len(parts)), [len(part) for part in cached_parts])
     read = _reader_of_cached(cached)
-    return _WorkingImages(keys_of_pass(groups, len(cached)), lambda indices: indices.map(read, num_parallel_calls=AUTOTUNE))
+    return _WorkingImages(keys_of_pass(groups, functools.partial(shuffled_indices, len(cached))),
+                          lambda indices: indices.map(read, num_parallel_calls=AUTOTUNE))
 
 
 def _by_source(source: Source) -> list[PhotoFiles]:
