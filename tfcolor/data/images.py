@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from tfcolor.config import DEFAULT_MAX_PIXELS
 from tfcolor.data import color
+from tfcolor.data.gif_canvas import MAX_GIF_BLOCKS, UNMEASURABLE, gif_canvas_size
 
 # Channels that differ by no more than this (JPEG noise on a gray scan) still count as grayscale.
 GRAYSCALE_TOLERANCE = 1.5 / 255.0
@@ -103,7 +104,7 @@ def decode_within_limit(contents: tf.Tensor, min_side: int | None, max_pixels: i
     """Encoded photo -> (float RGB `(H, W, 3)` no larger than `min_side` needs, over `max_pixels`?); a photo
     over the limit is not decoded at all (a 1x1 placeholder stands in). Raises on undecodable bytes."""
     size = encoded_size(contents)
-    oversized = size[0] * size[1] > max_pixels
+    oversized = tf.logical_or(size[0] * size[1] > max_pixels, size[0] == UNMEASURABLE)
     rgb = tf.cond(oversized, lambda: tf.zeros([1, 1, 3]), lambda: decode_rgb(contents, min_side))
     return rgb, oversized
 
@@ -112,6 +113,7 @@ __all__ = ["DEFAULT_MAX_PIXELS", "check_pixels", "decode_rgb", "decode_within_li
            "over_pixel_limit", "random_square_crop", "resize_shorter_side"]
 
 _OVER_LIMIT = "image is {}x{} = {} pixels, over the limit of {} pixels"
+_UNMEASURABLE = f"GIF has more than {MAX_GIF_BLOCKS} blocks, too many to measure before decoding; re-encode it"
 _HEADER_BYTES = 32
 
 
@@ -128,7 +130,8 @@ def encoded_size(contents: tf.Tensor) -> tf.Tensor:
     """Encoded image bytes -> `[height, width]` (int64) read from the file's header, without decoding.
 
     JPEG, PNG, GIF, BMP and WebP (lossy, lossless, extended); `[0, 0]` for anything else, which
-    decoding then refuses with its own message. Raises on a JPEG whose header is corrupt.
+    decoding then refuses with its own message. A GIF's size is its largest frame's (`gif_canvas`),
+    `[-1, -1]` if its blocks are too many to walk. Raises on a JPEG whose header is corrupt.
     """
     head = tf.strings.substr(contents, 0, _HEADER_BYTES)
     header = tf.io.decode_raw(tf.strings.join([head, tf.constant(b"\0" * _HEADER_BYTES)]), tf.uint8)[:_HEADER_BYTES]
@@ -153,7 +156,7 @@ def encoded_size(contents: tf.Tensor) -> tf.Tensor:
         [
             (tf.io.is_jpeg(contents), lambda: tf.cast(tf.image.extract_jpeg_shape(contents)[:2], tf.int64)),
             (starts_with(b"\x89PNG"), lambda: tf.stack([at(20, 4, False), at(16, 4, False)])),
-            (starts_with(b"GIF8"), lambda: tf.stack([at(8, 2), at(6, 2)])),
+            (starts_with(b"GIF8"), lambda: gif_canvas_size(contents)),
             # BMP height is signed (negative: rows stored top-down); its size is the absolute value.
             (starts_with(b"BM"), lambda: tf.stack([tf.cast(tf.abs(tf.bitcast(tf.cast(at(22, 4), tf.uint32), tf.int32)), tf.int64),
                                                    at(18, 4)])),
@@ -175,13 +178,17 @@ def check_pixels(contents: tf.Tensor, max_pixels: int) -> tf.Tensor:
     size = encoded_size(contents)
     pixels = size[0] * size[1]
     message = tf.strings.format(_OVER_LIMIT, (size[0], size[1], pixels, tf.constant(max_pixels, tf.int64)))
-    with tf.control_dependencies([tf.debugging.Assert(pixels <= max_pixels, [message])]):
+    checks = [tf.debugging.Assert(size[0] != UNMEASURABLE, [_UNMEASURABLE]),
+              tf.debugging.Assert(pixels <= max_pixels, [message])]
+    with tf.control_dependencies(checks):
         return tf.identity(contents)
 
 
 def over_pixel_limit(contents: bytes, max_pixels: int) -> str | None:
     """Eager code's check (CLIs reading files): the reason a photo is over `max_pixels`, or None."""
     height, width = (int(v) for v in encoded_size(tf.constant(contents)).numpy())
+    if height == UNMEASURABLE:
+        return _UNMEASURABLE
     if height * width <= max_pixels:
         return None
     return _OVER_LIMIT.format(height, width, height * width, max_pixels)
