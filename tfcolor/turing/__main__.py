@@ -5,9 +5,11 @@
 Serves http://127.0.0.1:8000/ where a person sees a real and a colorized version of the same photo
 side by side (random order and sides) and clicks the one they believe is real. With `--delay N` a
 pair disappears after N seconds and counts as no answer. Several people can take it; each session
-is stored apart under `--output` (sessions/*.json, answers.csv, summary.json with the fooling rate
-and its 95% confidence interval). `--export-html DIR` instead writes a self-contained page (images
-embedded) to send to people; its answers download as a JSON file.
+is stored apart under `--output` (default: a folder named after the run and the study, so two
+studies never pool their answers): sessions/*.json, answers.csv, and summary.json with the fooling
+rate over complete sessions and its 95% confidence interval. Participants are told no score.
+`--export-html DIR` instead writes a self-contained page (images embedded, and with them which
+side is real: for trusted participants only) to send to people; its answers download as a JSON file.
 """
 from __future__ import annotations
 
@@ -21,9 +23,11 @@ from tfcolor.config import DATASETS, ConfigError, flags, run_layout
 from tfcolor.data import pipelines, skips
 from tfcolor.models import restoring
 from tfcolor.turing import page
+from tfcolor.turing.limits import StudyLimits
 from tfcolor.turing.pairs import build_pairs
 from tfcolor.turing.server import TuringServer
 from tfcolor.turing.store import SessionStore
+from tfcolor.turing.study import StudyMismatchError, default_folder, study_id
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seconds before a pair disappears (0: no limit)")
     parser.add_argument("--host", default="127.0.0.1", help="address to serve on")
     parser.add_argument("--port", type=int, default=8000, help="port to serve on (0: any free port)")
-    parser.add_argument("--output", help="results folder (default: turing-<run name>)")
+    parser.add_argument("--output", help="results folder (default: turing-<run name>-<study id>); one study per folder")
+    parser.add_argument("--max-sessions-per-client", type=flags.positive_int, default=StudyLimits.sessions_per_client,
+                        help="sessions one remote address may start (raise it for a room behind one address)")
     parser.add_argument("--export-html", metavar="DIR", help="write a self-contained page to DIR instead of serving")
     return parser
 
@@ -68,8 +74,12 @@ def main(argv: list[str] | None = None) -> int:
         target.write_text(page.render("static", delay, pairs), encoding="utf-8")
         print(f"Wrote a self-contained test of {len(pairs)} pairs to {target}; answers download as JSON at the end.")
         return 0
-    output = Path(args.output or f"turing-{Path(args.checkpoints_path).resolve().name}")
-    store = SessionStore(output, pairs, delay, str(args.checkpoints_path))
+    output = Path(args.output or default_folder(args.checkpoints_path, study_id(pairs, delay)))
+    try:
+        store = SessionStore(output, pairs, delay, str(args.checkpoints_path),
+                             StudyLimits(sessions_per_client=args.max_sessions_per_client))
+    except StudyMismatchError as error:
+        parser.error(f"--output: {error}")
 
     def report(session_id: str, summary: dict) -> None:
         rate = "n/a" if summary["fooling_rate"] is None else f"{100 * summary['fooling_rate']:.1f}%"

@@ -1,23 +1,27 @@
-"""The Turing test's local web server: the page, new sessions and answers, over plain HTTP."""
+"""The Turing test's local web server: the page, new sessions and answers, over plain HTTP.
+
+    GET  /              the page
+    POST /api/sessions  a new session: {"token", "delay", "total", "pairs": [{"index", "left", "right"}]}
+    POST /api/answers   {"token", "index", "choice", "response_ms"} -> {"recorded", "total", "complete"}
+
+Nothing else is served: no summary, no outcome, no pair id, so a participant has nothing to learn
+the answer key from. Refusals answer with their status (refusals.py) and `{"error": reason}`.
+"""
 from __future__ import annotations
 
 import json
-import re
+from collections.abc import Callable
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from tfcolor.turing import page
-from tfcolor.turing.store import AnswerError, SessionStore
+from tfcolor.turing.answers import parse_answer
+from tfcolor.turing.bounded_http import BoundedHandler, BoundedHTTPServer
+from tfcolor.turing.refusals import Refusal
+from tfcolor.turing.store import SessionStore
 
-MAX_ANSWER_BYTES = 4096
-_ANSWER_PATH = re.compile(r"^/api/sessions/(?P<session>[\w-]+)/answers$")
 
-
-class TuringHandler(BaseHTTPRequestHandler):
+class TuringHandler(BoundedHandler):
     server: TuringServer
-
-    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
-        pass
 
     def _send(self, status: int, body: str, content_type: str = "application/json") -> None:
         payload = body.encode("utf-8")
@@ -28,45 +32,39 @@ class TuringHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def _error(self, status: int, message: str) -> None:
-        self._send(status, json.dumps({"error": message}))
-
     def do_GET(self):
         if self.path.split("?", 1)[0] in ("/", "/index.html"):
             self._send(HTTPStatus.OK, self.server.page, "text/html")
         else:
-            self._error(HTTPStatus.NOT_FOUND, f"no page at {self.path}")
+            self._send(HTTPStatus.NOT_FOUND, json.dumps({"error": f"no page at {self.path}"}))
 
     def do_POST(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_ANSWER_BYTES:
-            self._error(HTTPStatus.BAD_REQUEST, "request too large")
-            return
-        body = self.rfile.read(length)
-        if self.path == "/api/sessions":
-            self._send(HTTPStatus.OK, json.dumps(self.server.store.new_session()))
-            return
-        match = _ANSWER_PATH.match(self.path)
-        if not match:
-            self._error(HTTPStatus.NOT_FOUND, f"no endpoint at {self.path}")
-            return
+        store = self.server.store
         try:
-            answer = json.loads(body)
-            progress = self.server.store.record(match["session"], answer["pair_id"], answer.get("choice"),
-                                                answer.get("response_ms"))
-        except (ValueError, KeyError, TypeError, AnswerError) as error:
-            self._error(HTTPStatus.BAD_REQUEST, f"bad answer: {error}")
+            body = self.read_body()
+            if self.path == "/api/sessions":
+                reply = store.new_session(self.client_address[0])
+            elif self.path == "/api/answers":
+                recorded = store.record(parse_answer(body))
+                if recorded.summary is not None:
+                    self.server.on_complete(recorded.session_id, recorded.summary)
+                reply = recorded.reply
+            else:
+                self._send(HTTPStatus.NOT_FOUND, json.dumps({"error": f"no endpoint at {self.path}"}))
+                return
+        except Refusal as refusal:
+            self._send(refusal.status, json.dumps({"error": str(refusal)}))
+            self.discard_unread_body()
             return
-        if progress["complete"]:
-            self.server.on_complete(match["session"], progress["summary"])
-        self._send(HTTPStatus.OK, json.dumps(progress))
+        self._send(HTTPStatus.OK, json.dumps(reply))
 
 
-class TuringServer(ThreadingHTTPServer):
-    daemon_threads = True
+class TuringServer(BoundedHTTPServer):
+    """Serves one study's `store`; `on_complete(session_id, summary)` hears of each finished session (the operator's terminal)."""
 
-    def __init__(self, address, store: SessionStore, on_complete=lambda session_id, summary: None):
-        super().__init__(address, TuringHandler)
+    def __init__(self, address: tuple[str, int], store: SessionStore,
+                 on_complete: Callable[[str, dict], None] = lambda session_id, summary: None):
+        super().__init__(address, TuringHandler, store.limits)
         self.store = store
         self.page = page.render("server", store.delay)
         self.on_complete = on_complete
