@@ -5,7 +5,9 @@
 Each input (colour or grayscale, any size) becomes `OUT/<its name>.png` (sub-folders kept) at the
 input's own size. A file that cannot be used (unreadable, not an image, a name that is not UTF-8,
 more pixels than `--max-pixels`) is skipped with its reason and the rest is processed; `--strict`
-makes any skip fail the run (exit 1). From Python: `colorize_paths(run, IN, OUT)`.
+makes any skip fail the run (exit 1). `--upsample guided` brings the colours predicted at the model's
+size to the photo's along its own lightness edges (default: bilinear). From Python:
+`colorize_paths(run, IN, OUT)`.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import sys
 
 from tfcolor.config import ConfigError, flags, run_layout
 from tfcolor.data import skips
+from tfcolor.models import upsampling
 from tfcolor.models.photo_colorizing import ColorizeSummary, colorize_paths
 
 __all__ = ["ColorizeSummary", "build_parser", "colorize_paths", "main"]
@@ -30,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--test-output", required=True, help="folder for the colorized PNGs")
     parser.add_argument("--image-size", type=flags.positive_int,
                         help="resolution the model predicts at (default: its training size)")
+    flags.add_upsample_flag(parser, tuple(upsampling.METHODS), upsampling.DEFAULT_METHOD)
     flags.add_skip_flags(parser)
     return parser
 
@@ -39,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         summary = colorize_paths(args.checkpoints_path, args.test_input, args.test_output, args.image_size,
-                                 report=lambda line: print(line, file=sys.stderr), max_pixels=args.max_pixels)
+                                 report=lambda line: print(line, file=sys.stderr), max_pixels=args.max_pixels,
+                                 upsample=args.upsample)
     except (FileNotFoundError, skips.DatasetError, run_layout.RunError, ConfigError) as error:
         parser.error(str(error))
     done, total = len(summary.written), len(summary.written) + len(summary.skipped)

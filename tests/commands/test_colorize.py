@@ -11,6 +11,7 @@ from serving.devserver_process import flat_png
 from tests.helpers import NOT_UTF8_NAME, photo_crops, save_image
 from tfcolor import colorize
 from tfcolor.data import color, demo
+from tfcolor.models import inference, restoring
 
 pytestmark = pytest.mark.slow
 
@@ -46,6 +47,29 @@ def test_colorizes_a_folder_keeping_sizes_names_and_lightness(run_dir, tmp_path,
     assert np.abs(_lightness(colorized_gray) - _lightness(np.repeat(gray[..., None], 3, -1))).mean() < 1.5
 
 
+def test_guided_upsampling_writes_the_pixels_of_the_function_the_export_calls(run_dir, tmp_path):
+    photo = photo_crops(1, size=160)[0][:97, :143]  # 3 to 4.5 times the model's 32 px
+    save_image(tmp_path / "in" / "photo.png", photo)
+    written = {}
+    for method in ("guided", "bilinear"):
+        assert colorize.main(["--run", str(run_dir), "--test-input", str(tmp_path / "in"),
+                              "--test-output", str(tmp_path / method), "--upsample", method]) == 0
+        written[method] = tf.io.decode_png((tmp_path / method / "photo.png").read_bytes()).numpy()
+    _, model = restoring.load_colorizer(run_dir)
+
+    # As the exported signatures call it: uint8 photos of unknown size, in a graph, one at a time.
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
+    def exported_way(images):
+        return tf.map_fn(lambda rgb: tf.image.convert_image_dtype(
+            inference.colorize_rgb(model, rgb, 32, upsample="guided"), tf.uint8, saturate=True),
+            images, fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
+
+    np.testing.assert_array_equal(written["guided"], exported_way(photo[np.newaxis]).numpy()[0])
+    eager = inference.colorize_rgb(model, photo, 32, upsample="guided")
+    np.testing.assert_array_equal(written["guided"], tf.image.convert_image_dtype(eager, tf.uint8, saturate=True).numpy())
+    assert np.any(written["guided"] != written["bilinear"])
+
+
 def test_single_file_and_clashing_names(run_dir, tmp_path):
     photos = tmp_path / "photos"
     save_image(photos / "photo.jpg", photo_crops(1, size=40)[0])
@@ -76,6 +100,8 @@ def test_bad_arguments_exit_with_usage_errors(run_dir, tmp_path, capsys):
           "--test-output", str(tmp_path / "o")], "config.json is missing"),
         (["--checkpoints-path", str(run_dir), "--test-input", str(tmp_path / "nothing"),
           "--test-output", str(tmp_path / "o")], "does not exist"),
+        (["--checkpoints-path", str(run_dir), "--test-input", str(tmp_path), "--test-output", str(tmp_path / "o"),
+          "--upsample", "bicubic"], "argument --upsample: invalid choice: 'bicubic'"),
     ]:
         with pytest.raises(SystemExit) as exit_info:
             colorize.main(argv)

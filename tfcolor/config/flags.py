@@ -75,6 +75,15 @@ def add_skip_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true", help="exit 1 when any file was skipped (default: report and go on)")
 
 
+def add_upsample_flag(parser: argparse.ArgumentParser, methods: tuple[str, ...], default: str,
+                      help_text: str = "how a*b*, predicted at the model's size, reach the photo's") -> None:
+    """`--upsample`, one definition for colorize, evaluate (with --full-resolution) and export: `methods` and
+    `default` are `tfcolor.models.upsampling`'s, which this package, below the models, cannot import."""
+    parser.add_argument("--upsample", choices=methods, default=default,
+                        help=f"{help_text}: bilinear resizing, or guided by the photo's full-resolution lightness so "
+                             f"colour stops at its edges (default {default})")
+
+
 def add_run_flag(parser: argparse.ArgumentParser, help_text: str, **kwargs) -> None:
     """The run directory: `--checkpoints-path` (the original's name) with `--run` as its alias, in every command."""
     parser.add_argument("--checkpoints-path", "--run", dest="checkpoints_path", metavar="RUN", help=help_text, **kwargs)

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from tfcolor.config import DEFAULT_MAX_PIXELS
 from tfcolor.data import photo_files, reading, skips
-from tfcolor.models import inference, restoring
+from tfcolor.models import inference, restoring, upsampling
 from tfcolor.models.colorizer import Colorizer
 
 
@@ -64,9 +64,27 @@ def input_photos(source: str | Path, skipped: dict[str, str]) -> tuple[list[Path
     return photos, source
 
 
+def photo_colorizer(model: Colorizer, model_size: int,
+                    upsample: str = upsampling.DEFAULT_METHOD) -> Callable[[tf.Tensor], tf.Tensor]:
+    """Float RGB `(H, W, 3)` of any size -> the uint8 RGB `(H, W, 3)` colorize writes as its PNG: the one
+    function behind `colorize_paths` and full-resolution evaluation, traced once for every size.
+
+    Raises:
+        ValueError: `upsample` is not a method of `upsampling.METHODS` (before anything is traced).
+    """
+    upsampling.check_method(upsample)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.float32)])
+    def colorize(rgb: tf.Tensor) -> tf.Tensor:
+        colorized = inference.colorize_rgb(model, rgb, model_size, upsample)
+        return tf.image.convert_image_dtype(colorized, tf.uint8, saturate=True)
+
+    return colorize
+
+
 def colorize_paths(run_or_model: str | Path | Colorizer, source: str | Path, output_dir: str | Path,
                    image_size: int | None = None, report: Callable[[str], None] | None = None,
-                   max_pixels: int = DEFAULT_MAX_PIXELS) -> ColorizeSummary:
+                   max_pixels: int = DEFAULT_MAX_PIXELS, upsample: str = upsampling.DEFAULT_METHOD) -> ColorizeSummary:
     """Colorize a photo or a folder of photos into `output_dir` as PNGs at their own sizes.
 
     Args:
@@ -74,9 +92,11 @@ def colorize_paths(run_or_model: str | Path | Colorizer, source: str | Path, out
         image_size: the resolution the model predicts at (default: the run's training size).
         report: called with one line per skipped file (default: nothing).
         max_pixels: photos with more pixels are skipped before they are decoded.
+        upsample: how a*b* reach each photo's size, `bilinear` or `guided` (`tfcolor.models.upsampling`).
 
     Raises:
         RunError: not a trained run. FileNotFoundError, DatasetError: as `input_photos`.
+        ValueError: an unknown `upsample` method.
     """
     summary = ColorizeSummary()
     photos, root = input_photos(source, summary.skipped)
@@ -90,7 +110,7 @@ def colorize_paths(run_or_model: str | Path | Colorizer, source: str | Path, out
     else:
         config, model = restoring.load_colorizer(run_or_model)
         model_size = image_size or config.data.image_size
-    colorize = tf.function(lambda rgb: inference.colorize_rgb(model, rgb, model_size), reduce_retracing=True)
+    colorize = photo_colorizer(model, model_size, upsample)
     for photo, target in output_paths(photos, root, Path(output_dir)).items():
         try:
             rgb = reading.read_photo(photo, max_pixels)
@@ -99,7 +119,7 @@ def colorize_paths(run_or_model: str | Path | Colorizer, source: str | Path, out
             if report:
                 report(f"skipped {photo}: {reason}")
             continue
-        colorized = tf.image.convert_image_dtype(colorize(rgb), tf.uint8, saturate=True)
+        colorized = colorize(rgb)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(tf.io.encode_png(colorized).numpy())
         summary.written.append(target)
