@@ -14,11 +14,12 @@ import sys
 from pathlib import Path
 
 from tfcolor.config import flags
+from tfcolor.data.shard_folder import ForeignFile, ShardsExist
 from tfcolor.data.shard_reader import MANIFEST, verify
-from tfcolor.data.shard_writer import DEFAULT_SHARD_SIZE, SOURCE_DATASETS, ShardsExist, write_shards
+from tfcolor.data.shard_writer import DEFAULT_SHARD_SIZE, SOURCE_DATASETS, DiskFull, write_shards
 from tfcolor.data.skips import REASONS, DatasetError
 
-__all__ = ["DEFAULT_SHARD_SIZE", "ShardsExist", "build_parser", "main", "write_shards"]
+__all__ = ["DEFAULT_SHARD_SIZE", "DiskFull", "ForeignFile", "ShardsExist", "build_parser", "main", "write_shards"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,15 +28,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write a photo dataset as TFRecord shards (the photos' own encoded bytes) with a manifest, "
                     "for training with --dataset tfrecord --dataset-path DIR; or verify written shards.",
         epilog="Corrupt, grayscale and oversized photos are left out and listed in DIR/manifest.json with "
-               "their reason. Shards become visible only once complete, and the manifest, written last, marks "
-               "the output complete: an interrupted run is simply run again.")
+               "their reason. The new shards are written beside what DIR holds and swapped in once complete: a "
+               "failed, killed or out-of-space run leaves DIR as it was, and only files a manifest of ours lists "
+               "are ever replaced (another tool's file with a shard's name stops the run).")
     parser.add_argument("--dataset", choices=SOURCE_DATASETS, help="the source dataset's layout (as for training)")
     parser.add_argument("--dataset-path", metavar="SRC", help="where the source dataset lives")
     parser.add_argument("--output", metavar="DIR", help="folder for the shards and manifest.json")
     parser.add_argument("--shard-size", type=flags.positive_int, default=DEFAULT_SHARD_SIZE, metavar="N",
                         help=f"photos per shard (default {DEFAULT_SHARD_SIZE})")
     flags.add_max_pixels_flag(parser)
-    parser.add_argument("--overwrite", action="store_true", help="write again over a complete set of shards in DIR")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a complete set of shards in DIR (the new set is written beside it, so the disk "
+                             "needs room for both)")
     parser.add_argument("--verify", metavar="DIR",
                         help="instead of writing: check every shard of DIR against its manifest (size and full "
                              "sha256; training checks sizes and record counts)")

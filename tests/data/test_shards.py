@@ -14,7 +14,7 @@ import tensorflow as tf
 from tests.helpers import TINY_TRAIN_ARGS, photo_crops, save_image
 from tfcolor import shards, train
 from tfcolor.config import DataConfig
-from tfcolor.data import cifar, photo_files, pipelines, places365, reading, shard_reader, skips, sources
+from tfcolor.data import cifar, photo_files, pipelines, places365, reading, shard_folder, shard_reader, skips, sources
 
 MAX_PIXELS = 48 * 48
 NOT_UTF8_NAME = b"caf\xe9.jpg"
@@ -144,11 +144,11 @@ def test_a_truncated_or_damaged_shard_is_refused_naming_it(tmp_path):
 def test_an_unfinished_write_is_not_taken_for_shards_and_is_cleaned_by_the_next_run(tmp_path):
     root = mixed_folder(tmp_path / "photos")
     output = tmp_path / "shards"
-    written(root, output, shard_size=4)
-    # As a run killed while writing leaves it: a shard half written under its temporary name, no manifest.
-    (output / "manifest.json").unlink()
-    (output / ".train-00002.tfrecord.partial").write_bytes((output / "train-00002-of-00003.tfrecord").read_bytes()[:50])
-    (output / "train-00000-of-00001.tfrecord").write_bytes(b"left by an older, unfinished run")
+    # As a run killed while writing leaves a new folder: its staging folder, one shard named, one half written.
+    staging = output / shard_folder.STAGING
+    staging.mkdir(parents=True)
+    (staging / "train-00000-of-00003.tfrecord").write_bytes(b"a complete shard of the killed run")
+    (staging / "train-00001.tfrecord").write_bytes(b"half a shard")
     with pytest.raises(pipelines.DatasetError, match="no manifest.json, so not a complete set of shards"):
         pipelines.make_pipelines(DataConfig(dataset="tfrecord", dataset_path=str(output), image_size=32), 2, seed=0)
 

@@ -110,7 +110,12 @@ def read_manifest(root: str | Path) -> dict:
     return manifest
 
 
-def _shards_of(root: Path, manifest: dict, split: str) -> tuple[Shard, ...]:
+def shards_of(root: Path, manifest: dict, split: str) -> tuple[Shard, ...]:
+    """The shards `manifest` lists for `split`, their paths under `root`.
+
+    Raises:
+        DatasetError: the split is not described as a manifest of ours describes it.
+    """
     try:
         listed = manifest["splits"][split]["shards"]
         return tuple(Shard(str(root / entry["file"]), int(entry["examples"]), int(entry["bytes"]), str(entry["sha256"]))
@@ -139,7 +144,7 @@ def open_shards(root: str | Path) -> tuple[ShardedSplit, ShardedSplit]:
     """
     root = Path(root)
     manifest = read_manifest(root)
-    splits = tuple(ShardedSplit(_shards_of(root, manifest, split)) for split in SPLITS)
+    splits = tuple(ShardedSplit(shards_of(root, manifest, split)) for split in SPLITS)
     for split in splits:
         _check_sizes(split.shards)
     return splits
@@ -167,7 +172,7 @@ def verify(root: str | Path) -> dict[str, int]:
     """
     root = Path(root)
     manifest = read_manifest(root)
-    shards = [shard for split in SPLITS for shard in _shards_of(root, manifest, split)]
+    shards = [shard for split in SPLITS for shard in shards_of(root, manifest, split)]
     problems = []
     for shard in shards:
         try:

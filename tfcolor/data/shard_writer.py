@@ -11,17 +11,16 @@ listing); the training photos are written in a shuffled order (seed 0), so every
 the dataset. Corrupt, grayscale and oversized photos, and names that are not UTF-8, are left out and
 listed with their reason in `manifest.json`, with every shard's count, byte size and sha256.
 
-Writing is atomic: shards are written under hidden temporary names and renamed into place at the end,
-then the manifest is written (temp + rename) last, and only the manifest makes the folder a dataset.
-A killed run leaves temporaries that the next run removes; a folder that holds a complete manifest
-is not written again without `--overwrite`.
+Nothing is lost on the way: the new set is written beside whatever the folder holds and swapped in
+once complete, only files of ours are ever replaced, and a failed, killed or out-of-space run leaves
+the folder as it found it (`tfcolor.data.shard_folder`). A folder that holds a complete set is not
+written again without `--overwrite`.
 """
 from __future__ import annotations
 
 import dataclasses
-import json
+import errno
 import os
-import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,22 +29,23 @@ import tensorflow as tf
 
 from tfcolor import __version__
 from tfcolor.config import DEFAULT_MAX_PIXELS
-from tfcolor.data import cifar, reading
+from tfcolor.config.run_layout import fsync_entry
+from tfcolor.data import cifar, reading, shard_folder
 from tfcolor.data.images import decode_within_limit, is_grayscale, over_pixel_limit
 from tfcolor.data.photo_files import folder_files, printable
 from tfcolor.data.places365 import places365_files
-from tfcolor.data.shard_reader import ENCODED, FORMAT, MANIFEST, SPLITS, read_manifest, sha256_of
+from tfcolor.data.shard_reader import ENCODED, FORMAT, SPLITS, sha256_of
 from tfcolor.data.skips import REASONS, DatasetError
 
 SOURCE_DATASETS = ("places365", "folder", "cifar10")
 DEFAULT_SHARD_SIZE = 1024
 WRITE_ORDER_SEED = 0
-_TEMPORARY_SUFFIX = ".partial"
-_SHARD_NAME = re.compile(r"(train|validation)-\d{5}-of-\d{5}\.tfrecord")
+# Write errors that mean "no room": a full disk, a quota, a file-size limit (RLIMIT_FSIZE).
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
-class ShardsExist(DatasetError):
-    """The output folder already holds a complete set of shards."""
+class DiskFull(DatasetError):
+    """The new shards did not fit on the output's disk."""
 
 
 @dataclasses.dataclass
@@ -128,24 +128,16 @@ def _example(encoded: bytes, height: int, width: int, name: str) -> bytes:
     return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
 
 
-def _synced(path: Path) -> None:
-    with open(path, "rb") as file:
-        os.fsync(file.fileno())
-
-
-def _temporary(output: Path, name: str) -> Path:
-    return output / f".{name}{_TEMPORARY_SUFFIX}"
-
-
-def _write_split(split: str, listing: _Listing, output: Path, shard_size: int, max_pixels: int,
-                 temporaries: list[Path], progress: Callable[[str], None]) -> dict:
-    """The split's photos into temporary shards of `shard_size` (added to `temporaries` as they are
-    opened); its manifest entry, whose shard files are still the temporaries' names."""
+def _write_split(split: str, listing: _Listing, staging: Path, shard_size: int, max_pixels: int,
+                 progress: Callable[[str], None]) -> dict:
+    """The split's photos into shards of `shard_size` in `staging`, fsynced, under their final names; its
+    manifest entry."""
     count = len(listing.names)
     order = np.random.default_rng(WRITE_ORDER_SEED).permutation(count) if split == "train" else np.arange(count)
     skipped = dict(listing.unlisted)
     counts = {"corrupt": 0, "grayscale": 0, "oversized": 0, "unlisted": len(listing.unlisted)}
     shards: list[dict] = []
+    paths: list[Path] = []
     writer, in_shard, last = None, 0, -1
 
     def skip(item: int, kind: str, reason: str | None = None) -> None:
@@ -154,9 +146,9 @@ def _write_split(split: str, listing: _Listing, output: Path, shard_size: int, m
 
     def close_shard() -> None:
         writer.close()
-        _synced(temporaries[-1])
-        shards.append({"file": temporaries[-1].name, "examples": in_shard, "bytes": temporaries[-1].stat().st_size,
-                       "sha256": sha256_of(temporaries[-1])})
+        fsync_entry(paths[-1])
+        shards.append({"file": paths[-1].name, "examples": in_shard, "bytes": paths[-1].stat().st_size,
+                       "sha256": sha256_of(paths[-1])})
         progress(f"{split}: shard {len(shards)} written ({sum(s['examples'] for s in shards)} photos)")
 
     for element in _checked_photos(listing, order, max_pixels).as_numpy_iterator():
@@ -171,8 +163,8 @@ def _write_split(split: str, listing: _Listing, output: Path, shard_size: int, m
             skip(item, "grayscale")
             continue
         if writer is None:
-            temporaries.append(_temporary(output, f"{split}-{len(shards):05d}.tfrecord"))
-            writer, in_shard = tf.io.TFRecordWriter(str(temporaries[-1])), 0
+            paths.append(staging / shard_folder.staged_name(split, len(shards)))
+            writer, in_shard = tf.io.TFRecordWriter(str(paths[-1])), 0
         writer.write(_example(encoded, int(height), int(width), listing.names[item]))
         in_shard += 1
         if in_shard == shard_size:
@@ -182,25 +174,18 @@ def _write_split(split: str, listing: _Listing, output: Path, shard_size: int, m
         skip(failed, "corrupt", _why_unreadable(listing, failed, max_pixels))
     if writer is not None:
         close_shard()
+    for index, shard in enumerate(shards):  # the total is known now: every shard gets its final name
+        shard["file"] = shard_folder.shard_name(split, index, len(shards))
+        os.replace(paths[index], staging / shard["file"])
     return {"examples": sum(shard["examples"] for shard in shards), "shards": shards, "skipped_counts": counts,
             "skipped": skipped}
 
 
-def _clear_leftovers(output: Path, overwrite: bool) -> None:
-    """Refuse a folder that holds a complete manifest (unless `overwrite`), then remove what an unfinished
-    run left: temporaries, and shards that no manifest lists."""
-    if (output / MANIFEST).exists():
-        if not overwrite:
-            try:
-                source = read_manifest(output)["source"]
-                holds = f"shards of {source['dataset']} at {source['path']}"
-            except (DatasetError, KeyError, TypeError):
-                holds = f"a {MANIFEST}"
-            raise ShardsExist(f"{output} already holds {holds}; give --overwrite to write them again.")
-        (output / MANIFEST).unlink()  # first: from here on the folder reads as unfinished
-    for path in output.iterdir():
-        if (path.name.startswith(".") and path.name.endswith(_TEMPORARY_SUFFIX)) or _SHARD_NAME.fullmatch(path.name):
-            path.unlink()
+def _out_of_space(error: BaseException) -> bool:
+    """Whether a write failed for want of room (TensorFlow's writer says so only in its message)."""
+    if isinstance(error, OSError):
+        return error.errno in _NO_SPACE
+    return isinstance(error, tf.errors.OpError) and any(os.strerror(code) in error.message for code in _NO_SPACE)
 
 
 def write_shards(dataset: str, source: str | Path, output: str | Path, shard_size: int = DEFAULT_SHARD_SIZE,
@@ -214,6 +199,8 @@ def write_shards(dataset: str, source: str | Path, output: str | Path, shard_siz
     Raises:
         DatasetError: the source is not a dataset of that kind.
         ShardsExist: `output` holds a complete set of shards and `overwrite` is off.
+        ForeignFile: `output` holds a shard-named file or a manifest that tfcolor did not write.
+        DiskFull: the new set did not fit beside what `output` holds (which is left as it was).
     """
     if dataset not in SOURCE_DATASETS:
         raise DatasetError(f"cannot shard dataset {dataset!r}; expected one of {', '.join(SOURCE_DATASETS)}.")
@@ -222,24 +209,24 @@ def write_shards(dataset: str, source: str | Path, output: str | Path, shard_siz
         raise DatasetError(f"--dataset-path {source} does not exist.")
     listings = _listings(dataset, source)
     output.mkdir(parents=True, exist_ok=True)
-    _clear_leftovers(output, overwrite)
-    written: dict[str, dict] = {}
-    temporaries: list[Path] = [_temporary(output, MANIFEST)]
+    replaces = shard_folder.claim(output, overwrite)
+    staging = shard_folder.new_staging(output)
     try:
-        for split in SPLITS:
-            written[split] = _write_split(split, listings[split], output, shard_size, max_pixels, temporaries, progress)
-        for split, entry in written.items():  # the total is known now: every shard gets its final name
-            for index, shard in enumerate(entry["shards"]):
-                temporary, shard["file"] = shard["file"], f"{split}-{index:05d}-of-{len(entry['shards']):05d}.tfrecord"
-                os.replace(output / temporary, output / shard["file"])
+        written = {split: _write_split(split, listings[split], staging, shard_size, max_pixels, progress)
+                   for split in SPLITS}
         manifest = {"format": FORMAT, "tfcolor_version": __version__,
                     "source": {"dataset": dataset, "path": printable(source.resolve())},
                     "shard_size": shard_size, "max_pixels": max_pixels,
                     "train_order": f"shuffled with seed {WRITE_ORDER_SEED}", "splits": written}
-        temporaries[0].write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
-        _synced(temporaries[0])
-        os.replace(temporaries[0], output / MANIFEST)
-    finally:  # a failed run leaves nothing behind; a killed one, temporaries that the next run removes
-        for path in temporaries:
-            path.unlink(missing_ok=True)
+        shard_folder.stage(output, manifest, replaces)
+    except BaseException as error:  # interrupted too: the folder is left as it was found
+        shard_folder.remove_staging(output)
+        if _out_of_space(error):
+            kept = "the shards already there are untouched, " if replaces else ""
+            raise DiskFull(f"{output}: out of disk space for the new shards ({error}): the disk is full, or a quota "
+                           f"or file-size limit was reached. Nothing was replaced or lost: {kept}the partly "
+                           f"written new ones are removed. The new set is written beside the old one, so the disk "
+                           f"needs room for both: free space, or give another --output, and run again.") from error
+        raise
+    shard_folder.commit(output)
     return manifest
