@@ -10,6 +10,10 @@ For every run and for the trivial "keep it gray" baseline (ab = 0): the original
 error CDF (0..150), and the colourfulness of the outputs beside the ground truth's. Inference is
 deterministic and the images come in a fixed order, so the same inputs and weights give the same
 numbers on every run.
+
+`--full-resolution` also scores what `tfcolor.colorize` writes: the same photos at their own sizes,
+colorized as colorize does (`--upsample bilinear` or `guided`), against the originals: PSNR, mean
+CIEDE2000, colourfulness and ΔCF, in a table and a metrics.json section of their own.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from tfcolor.config.run_layout import RunError
 from tfcolor.data.skips import DatasetError, describe_skipped
 from tfcolor.evaluation import report
 from tfcolor.evaluation.scoring import evaluate
+from tfcolor.models import upsampling
 
 __all__ = ["build_parser", "evaluate", "main"]
 
@@ -41,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=flags.positive_int, default=32, help="images per inference batch")
     parser.add_argument("--examples", type=flags.positive_int, default=8, help="example colorizations per grid")
     parser.add_argument("--output", help="folder for the results (default: a new evaluation-<time> folder here)")
+    parser.add_argument("--full-resolution", action="store_true",
+                        help="also score the photos at their own sizes, as tfcolor.colorize writes them")
+    flags.add_upsample_flag(parser, tuple(upsampling.METHODS), upsampling.DEFAULT_METHOD,
+                            "with --full-resolution, how a*b*, predicted at the model's size, reach the photo's")
     flags.add_skip_flags(parser)
     return parser
 
@@ -48,10 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.upsample != upsampling.DEFAULT_METHOD and not args.full_resolution:
+        parser.error(f"--upsample {args.upsample} applies to the full-resolution scores: add --full-resolution")
     output = Path(args.output or f"evaluation-{datetime.datetime.now():%Y%m%d-%H%M%S}")
     try:
         results = evaluate(args.checkpoints_path, output, args.dataset, args.dataset_path, args.image_size,
-                           args.acc_thresh, args.max_images, args.batch_size, args.examples, args.max_pixels)
+                           args.acc_thresh, args.max_images, args.batch_size, args.examples, args.max_pixels,
+                           args.full_resolution, args.upsample)
     except (RunError, ConfigError) as error:
         parser.error(str(error))
     except DatasetError as error:

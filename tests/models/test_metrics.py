@@ -1,6 +1,8 @@
-"""Colorization metrics against values worked out by hand: accuracy, PSNR, SSIM, AuC, colourfulness."""
+"""Colorization metrics against values worked out by hand (accuracy, PSNR, SSIM, AuC, colourfulness) and CIEDE2000
+against scikit-image and the published pairs of its formula's implementation notes."""
 import numpy as np
 import pytest
+from skimage import color as skcolor
 
 from tfcolor.models import metrics
 
@@ -93,3 +95,37 @@ def test_colorfulness_metric_scores_the_prediction_only():
     metric = metrics.Colorfulness()
     metric.update_state(_lab(50, 60, 40), _lab(50, 0, 0))
     assert float(metric.result()) == pytest.approx(0.0, abs=0.01)
+
+
+def test_colorfulness_takes_the_opponent_channels_signed_as_hasler_and_susstrunk_define_them():
+    red_green = np.zeros((1, 8, 8, 3), np.float32)
+    red_green[:, :, :4, 0] = 1.0  # left half red: rg = 255, yb = 127.5
+    red_green[:, :, 4:, 1] = 1.0  # right half green: rg = -255, yb = 127.5
+    # Signed: sigma = 255 and mu = 127.5. Absolute values (|rg| = 255 everywhere) would give 0.3 * hypot(255, 127.5).
+    assert float(metrics.colorfulness(red_green)[0]) == pytest.approx(255 + 0.3 * 127.5, rel=1e-5)
+
+
+def test_ciede2000_matches_scikit_image_on_random_and_awkward_pixels():
+    rng = np.random.default_rng(7)
+    count = 4000
+    reference = np.stack([rng.uniform(0, 100, count), rng.uniform(-110, 110, count), rng.uniform(-110, 110, count)], -1)
+    # Small, medium and large differences, pairs against neutral gray (no hue), and identical pairs.
+    sample = reference + rng.normal(0, 1, (count, 3)) * rng.choice([0.5, 5.0, 40.0], (count, 1))
+    sample[:200, 1:] = 0.0
+    reference[200:400, 1:] = 0.0
+    sample[400:500] = reference[400:500]
+    # Hues on either side of the wrap-around at 0 / 360 degrees (a small negative and a small positive b).
+    reference[500:600, 1:] = np.stack([rng.uniform(5, 60, 100), rng.uniform(-3, -0.1, 100)], -1)
+    sample[500:600, 1:] = np.stack([rng.uniform(5, 60, 100), rng.uniform(0.1, 3, 100)], -1)
+    expected = skcolor.deltaE_ciede2000(reference, sample)
+    ours = metrics.ciede2000(reference.astype(np.float32), sample.astype(np.float32)).numpy()
+    # float32 against float64: inputs rounded to ~1e-5 relative; differences up to ~100.
+    np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=2e-4)
+    assert ours[400:500].max() == 0.0
+
+
+def test_ciede2000_reproduces_sharmas_published_pairs():
+    # Pairs 1, 7, 17 and 25 of Sharma, Wu and Dalal (2005), table 1, with their published ΔE00.
+    reference = np.array([[50, 2.6772, -79.7751], [50, 0, 0], [50, 2.5, 0], [60.2574, -34.0099, 36.2677]])
+    sample = np.array([[50, 0, -82.7485], [50, -1, 2], [73, 25, -18], [60.4626, -34.1751, 39.4387]])
+    np.testing.assert_allclose(metrics.ciede2000(reference, sample).numpy(), [2.0425, 2.3669, 27.1492, 1.2644], atol=1e-4)

@@ -1,4 +1,8 @@
-"""Writing an evaluation: terminal and Markdown tables, metrics.json, accuracy curves and example grids."""
+"""Writing an evaluation: terminal and Markdown tables, metrics.json, accuracy curves and example grids.
+
+Two tables when the evaluation has them: the crop-level scores at the model's size, and the scores of
+the photos at their own sizes (`full_resolution`).
+"""
 from __future__ import annotations
 
 import json
@@ -24,21 +28,51 @@ def _headers(results: dict) -> list[str]:
     return ["run", "kind", f"accuracy@{results['acc_thresh']:g}", "PSNR (dB)", "SSIM", "AuC", "colourfulness"]
 
 
-def terminal_table(results: dict) -> str:
-    headers, rows = _headers(results), _rows(results)
+FULL_RESOLUTION_HEADERS = ["run", "kind", "PSNR (dB)", "mean ΔE00", "colourfulness", "ΔCF", "ms/Mpx"]
+
+
+def _full_resolution_rows(section: dict) -> list[list[str]]:
+    return [[label, values["kind"], f"{values['psnr']:.2f}", f"{values['ciede2000']:.2f}",
+             f"{values['colorfulness']:.1f}", f"{values['delta_colorfulness']:.1f}",
+             f"{section['colorize_ms_per_megapixel'][label]:.0f}"] for label, values in section["candidates"].items()]
+
+
+def _full_resolution_note(section: dict) -> str:
+    return (f"{section['images']} photos at their own sizes ({section['megapixels']:.1f} Mpx), as tfcolor.colorize "
+            f"writes them with --upsample {section['upsample']}; ground-truth colourfulness "
+            f"{section['ground_truth_colorfulness']:.1f}")
+
+
+def _aligned(headers: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
     line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))  # noqa: E731
-    body = [line(headers), line("-" * w for w in widths), *(line(r) for r in rows)]
-    return "\n".join([*body, f"{results['images']} images; ground-truth colourfulness "
-                      f"{results['ground_truth_colorfulness']:.1f}"])
+    return [line(headers), line("-" * w for w in widths), *(line(r) for r in rows)]
+
+
+def _markdown(headers: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers), *("| " + " | ".join(r) + " |" for r in rows)]
+
+
+def terminal_table(results: dict) -> str:
+    """The crop-level table, then the full-resolution one when the evaluation has it."""
+    lines = [*_aligned(_headers(results), _rows(results)),
+             f"{results['images']} images; ground-truth colourfulness {results['ground_truth_colorfulness']:.1f}"]
+    if "full_resolution" in results:
+        section = results["full_resolution"]
+        lines += ["", "Full resolution:", *_aligned(FULL_RESOLUTION_HEADERS, _full_resolution_rows(section)),
+                  _full_resolution_note(section)]
+    return "\n".join(lines)
 
 
 def markdown_table(results: dict) -> str:
-    headers, rows = _headers(results), _rows(results)
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    lines = _markdown(_headers(results), _rows(results))
     lines.append(f"| ground truth | | | | | | {results['ground_truth_colorfulness']:.1f} |")
-    return "\n".join(lines) + f"\n\n{results['images']} images.\n"
+    text = "\n".join(lines) + f"\n\n{results['images']} images.\n"
+    if "full_resolution" in results:
+        section = results["full_resolution"]
+        text += "\n## Full resolution\n\n" + "\n".join(_markdown(FULL_RESOLUTION_HEADERS, _full_resolution_rows(section)))
+        text += f"\n\n{_full_resolution_note(section)}.\n"
+    return text
 
 
 def plot_accuracy(results: dict, path: Path) -> None:

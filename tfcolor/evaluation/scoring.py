@@ -4,7 +4,9 @@ For every run and for the trivial "keep it gray" baseline (ab = 0): the original
 `acc_thresh` and over a sweep of thresholds, PSNR and SSIM on RGB, the AuC of the per-pixel ab
 error CDF (0..150), and the colourfulness of the outputs beside the ground truth's. Inference is
 deterministic and the images come in a fixed order, so the same inputs and weights give the same
-numbers on every run. `python -m tfcolor.evaluate` is the command line over `evaluate`.
+numbers on every run. With `full_resolution`, the same photos are also scored at their own sizes as
+`tfcolor.colorize` writes them (`tfcolor.evaluation.full_resolution`), in a section of their own.
+`python -m tfcolor.evaluate` is the command line over `evaluate`.
 """
 from __future__ import annotations
 
@@ -16,30 +18,16 @@ import tensorflow as tf
 
 from tfcolor.config import DEFAULT_MAX_PIXELS, PRESETS
 from tfcolor.config.run_layout import held_out_data
-from tfcolor.data import color, skips
+from tfcolor.data import color, datasets, skips
 from tfcolor.data.pipelines import evaluation_set
 from tfcolor.evaluation import report
-from tfcolor.models import inference, metrics
-from tfcolor.models.colorizer import Colorizer
-from tfcolor.models.restoring import load_colorizer
+from tfcolor.evaluation.candidates import GRAY_LABEL, Candidate, gray_lab, load_candidates
+from tfcolor.evaluation.full_resolution import score_source
+from tfcolor.models import metrics, upsampling
+
+__all__ = ["ACCURACY_THRESHOLDS", "GRAY_LABEL", "Candidate", "evaluate", "load_candidates", "score"]
 
 ACCURACY_THRESHOLDS = tuple(range(21))
-GRAY_LABEL = "gray (ab = 0)"
-
-
-@dataclasses.dataclass
-class Candidate:
-    """One column of the comparison: a trained run, or the gray baseline when `model` is None."""
-
-    label: str
-    kind: str
-    model: Colorizer | None = None
-
-    def predict_lab(self, rgb: tf.Tensor) -> tf.Tensor:
-        if self.model is None:
-            lab = color.rgb_to_lab(rgb)
-            return tf.concat([lab[..., :1], tf.zeros_like(lab[..., 1:])], axis=-1)
-        return inference.predict_lab(self.model, rgb)
 
 
 def _metrics(acc_thresh: float) -> dict[str, keras.metrics.Metric]:
@@ -66,7 +54,7 @@ def score(candidates: list[Candidate], images: tf.data.Dataset, acc_thresh: floa
         take = max(0, examples - count)
         if take:
             shown["original"].append(rgb[:take])
-            shown["gray"].append(color.lab_to_rgb(Candidate(GRAY_LABEL, "baseline").predict_lab(rgb[:take])))
+            shown["gray"].append(color.lab_to_rgb(gray_lab(rgb[:take])))
         for candidate in candidates:
             lab_pred = candidate.predict_lab(rgb)
             for metric in tracked[candidate.label].values():
@@ -89,31 +77,24 @@ def score(candidates: list[Candidate], images: tf.data.Dataset, acc_thresh: floa
     return results, {name: tf.concat(parts, axis=0) for name, parts in shown.items() if parts}
 
 
-def load_candidates(run_dirs: list[str]) -> tuple[list[Candidate], list]:
-    """Candidates for the runs (labels from their folder names, made unique) plus the gray baseline."""
-    candidates, configs = [], []
-    for run_dir in run_dirs:
-        config, model = load_colorizer(run_dir)
-        label = Path(run_dir).resolve().name
-        while label in {c.label for c in candidates}:
-            label = f"{label}'"
-        candidates.append(Candidate(label, config.model.model, model))
-        configs.append(config)
-    return [*candidates, Candidate(GRAY_LABEL, "baseline")], configs
-
-
 def evaluate(run_dirs: list[str | Path], output: str | Path | None = None, dataset: str | None = None,
              dataset_path: str | None = None, image_size: int | None = None, acc_thresh: float = 2.0,
              max_images: int | None = None, batch_size: int = 32, examples: int = 8,
-             max_pixels: int = DEFAULT_MAX_PIXELS) -> dict:
+             max_pixels: int = DEFAULT_MAX_PIXELS, full_resolution: bool = False,
+             upsample: str = upsampling.DEFAULT_METHOD) -> dict:
     """Score runs and the gray baseline on held-out photos; write the report under `output` when given.
 
     The photos are the first run's held-out set unless `dataset`/`dataset_path` say otherwise, at the
-    first run's training size unless `image_size` does. Returns the results of metrics.json.
+    first run's training size unless `image_size` does. With `full_resolution`, the same photos are
+    also colorized at their own sizes as `tfcolor.colorize` would (each run predicting at `image_size`,
+    default its own training size, its colour brought up by `upsample`) and scored against the
+    originals: the `full_resolution` section. Returns the results of metrics.json.
 
     Raises:
         RunError: a path is not a trained run. DatasetError: no usable image to evaluate on.
+        ValueError: an unknown `upsample`.
     """
+    upsampling.check_method(upsample)
     candidates, configs = load_candidates([str(r) for r in run_dirs])
     first = configs[0].data if configs else PRESETS[dataset or "demo"].data
     data_config = dataclasses.replace(held_out_data(first, dataset, dataset_path, image_size), max_pixels=max_pixels)
@@ -121,6 +102,9 @@ def evaluate(run_dirs: list[str | Path], output: str | Path | None = None, datas
     results, shown = score(candidates, images, acc_thresh, examples)
     skipped = {**stats.as_dict(), "names": dict(stats.unlisted)}
     results.update(dataset=dataclasses.asdict(data_config), skipped=skipped, runs=[str(r) for r in run_dirs])
+    if full_resolution:
+        source = datasets.evaluation_split(data_config, {})
+        results["full_resolution"] = score_source(candidates, source, image_size, upsample, max_pixels, max_images)
     if output is not None:
         results["written"] = [str(p) for p in report.write_all(results, shown, Path(output))]
     return results

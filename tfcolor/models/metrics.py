@@ -8,8 +8,13 @@
 - `SSIM`: structural similarity of the RGB images, averaged over images.
 - `Colorfulness`: Hasler & Suesstrunk (2003) colourfulness of the *predicted* image alone, so a
   model that paints everything brown shows up even where its L1 looks good.
+
+Per-pixel and per-image functions beside them: `ciede2000` (the CIE's perceptual colour difference,
+which full-resolution evaluation averages) and `colorfulness`.
 """
 from __future__ import annotations
+
+import math
 
 import keras
 import tensorflow as tf
@@ -18,6 +23,8 @@ from tfcolor.data import color
 
 AB_TOLERANCE_FACTOR = 2.2
 AUC_MAX_THRESHOLD = 150
+# Identical images give +inf dB; capped, so one perfect image does not swamp a mean.
+PSNR_CAP_DB = 100.0
 
 
 def pixel_matches(lab_true: tf.Tensor, lab_pred: tf.Tensor, threshold: float) -> tf.Tensor:
@@ -56,8 +63,7 @@ class PSNR(keras.metrics.Mean):
 
     def update_state(self, lab_true, lab_pred, sample_weight=None):
         psnr = tf.image.psnr(color.lab_to_rgb(lab_true), color.lab_to_rgb(lab_pred), max_val=1.0)
-        # Identical images give +inf; cap at 100 dB so one perfect image does not swamp the mean.
-        return super().update_state(tf.minimum(psnr, 100.0), sample_weight)
+        return super().update_state(tf.minimum(psnr, PSNR_CAP_DB), sample_weight)
 
 
 @keras.saving.register_keras_serializable(package="tfcolor")
@@ -72,10 +78,56 @@ class SSIM(keras.metrics.Mean):
         return super().update_state(ssim, sample_weight)
 
 
+def _hypot(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+    return tf.sqrt(tf.square(x) + tf.square(y))
+
+
+def ciede2000(lab_reference: tf.Tensor, lab_sample: tf.Tensor) -> tf.Tensor:
+    """Per-pixel CIEDE2000 colour difference ΔE00 of two Lab tensors `(..., 3)` -> `(...)` (kL = kC = kH = 1).
+
+    The formulas of Sharma, Wu and Dalal, "The CIEDE2000 color-difference formula: implementation notes"
+    (2005), the ones scikit-image's `deltaE_ciede2000` follows, in float32. About 1 is a difference a person
+    just notices; a colour against gray of its lightness scores about its chroma, scaled down.
+    """
+    lab_reference, lab_sample = tf.cast(lab_reference, tf.float32), tf.cast(lab_sample, tf.float32)
+    lightness_1, a_1, b_1 = tf.unstack(lab_reference, axis=-1)
+    lightness_2, a_2, b_2 = tf.unstack(lab_sample, axis=-1)
+    pow_25_7 = 25.0**7
+    chroma_mean_7 = ((_hypot(a_1, b_1) + _hypot(a_2, b_2)) / 2.0) ** 7
+    a_gain = 1.0 + 0.5 * (1.0 - tf.sqrt(chroma_mean_7 / (chroma_mean_7 + pow_25_7)))
+    a_1, a_2 = a_1 * a_gain, a_2 * a_gain
+    chroma_1, chroma_2 = _hypot(a_1, b_1), _hypot(a_2, b_2)
+    two_pi = 2.0 * math.pi
+    hue_1, hue_2 = tf.math.floormod(tf.atan2(b_1, a_1), two_pi), tf.math.floormod(tf.atan2(b_2, a_2), two_pi)
+    chroma_product = chroma_1 * chroma_2
+    achromatic = chroma_product == 0.0  # a hue of no colour: it neither differs nor counts in the mean hue
+    hue_diff, hue_sum = hue_2 - hue_1, hue_1 + hue_2
+    wrapped = tf.where(hue_diff > math.pi, hue_diff - two_pi, tf.where(hue_diff < -math.pi, hue_diff + two_pi, hue_diff))
+    delta_hue = 2.0 * tf.sqrt(chroma_product) * tf.sin(tf.where(achromatic, 0.0, wrapped) / 2.0)
+    far = tf.abs(hue_diff) > math.pi
+    hue_mean = tf.where(achromatic, hue_sum, 0.5 * tf.where(
+        far, tf.where(hue_sum < two_pi, hue_sum + two_pi, hue_sum - two_pi), hue_sum))
+    degree = math.pi / 180.0
+    t = (1.0 - 0.17 * tf.cos(hue_mean - 30.0 * degree) + 0.24 * tf.cos(2.0 * hue_mean)
+         + 0.32 * tf.cos(3.0 * hue_mean + 6.0 * degree) - 0.20 * tf.cos(4.0 * hue_mean - 63.0 * degree))
+    lightness_offset = tf.square((lightness_1 + lightness_2) / 2.0 - 50.0)
+    chroma_mean = (chroma_1 + chroma_2) / 2.0
+    rotation = -tf.sin(60.0 * degree * tf.exp(-tf.square((hue_mean / degree - 275.0) / 25.0))) * 2.0 * tf.sqrt(
+        chroma_mean**7 / (chroma_mean**7 + pow_25_7))
+    lightness_term = (lightness_2 - lightness_1) / (1.0 + 0.015 * lightness_offset / tf.sqrt(20.0 + lightness_offset))
+    chroma_term = (chroma_2 - chroma_1) / (1.0 + 0.045 * chroma_mean)
+    hue_term = delta_hue / (1.0 + 0.015 * chroma_mean * t)
+    squared = tf.square(lightness_term) + tf.square(chroma_term) + tf.square(hue_term) + rotation * chroma_term * hue_term
+    return tf.sqrt(tf.maximum(squared, 0.0))
+
+
 def colorfulness(rgb: tf.Tensor) -> tf.Tensor:
     """Hasler & Suesstrunk's M = sigma_rgyb + 0.3 mu_rgyb per image of `(batch, H, W, 3)` RGB in [0, 1].
 
-    Computed on the 0..255 scale of the paper: a gray image scores 0, "extremely colourful" ~ 109+.
+    rg = R - G and yb = (R + G) / 2 - B, signed, as the paper defines them (not their absolute values,
+    as some later code has it: that raises the means and gives other numbers);
+    sigma_rgyb = sqrt(var(rg) + var(yb)), mu_rgyb = sqrt(mean(rg)^2 + mean(yb)^2). Computed on the 0..255
+    scale of the paper: a gray image scores 0, "extremely colourful" ~ 109+.
     """
     rgb = tf.cast(rgb, tf.float32) * 255.0
     red, green, blue = tf.unstack(rgb, axis=-1)
