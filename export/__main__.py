@@ -1,4 +1,5 @@
-"""`python -m export --checkpoints-path RUN --output MODELS/NAME [--version N] [--max-pixels N] [--max-batch N]`:
+"""`python -m export --checkpoints-path RUN --output MODELS/NAME [--version N] [--max-pixels N] [--max-batch N]
+[--max-request-pixels N]`:
 export a run for TF-Serving."""
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
                                       "refused before decoding")
     parser.add_argument("--max-batch", type=flags.positive_int, default=Limits.max_batch,
                         help="most images one request may carry (default: %(default)s)")
+    parser.add_argument("--max-request-pixels", type=flags.positive_int, default=Limits.max_request_pixels,
+                        help="pixels (height x width) summed over one request's images, read from their headers; "
+                             "a request over it is refused before anything is decoded (default: %(default)s)")
     return parser
 
 
@@ -35,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     base = Path(args.output)
     try:
-        limits = Limits(max_pixels=args.max_pixels, max_batch=args.max_batch)
+        limits = Limits(args.max_pixels, args.max_batch, args.max_request_pixels)
         path = exporting.export_run(args.checkpoints_path, base, args.version, args.image_size, limits)
     except (run_layout.RunError, ConfigError) as error:
         parser.error(str(error))
@@ -46,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: export interrupted; nothing was written under {base}.", file=sys.stderr)
         return 1
     print(f"Exported version {path.name} to {path} (signatures: {', '.join(signatures.SIGNATURES)}; "
-          f"at most {limits.max_batch} images per request, {limits.max_pixels} pixels per image)")
+          f"at most {limits.max_batch} images and {limits.max_request_pixels} pixels per request, "
+          f"{limits.max_pixels} pixels per image)")
     print(f"Serve it: python -m serving.devserver --model_name {base.name} --model_base_path {base.resolve()} "
           "--rest_api_port 8501")
     return 0

@@ -26,15 +26,22 @@ class Limits:
     Args:
         max_pixels: height x width of one image (encoded or decoded); larger ones are refused.
         max_batch: images per call (the N of every signature's `[N, ...]` input).
+        max_request_pixels: height x width summed over the images of one call, read from their
+            headers before any is decoded: what bounds a call's memory, since decoding and colorizing
+            take tens of bytes a pixel. At least `max_pixels`.
     """
 
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_batch: int = DEFAULT_MAX_BATCH
+    max_request_pixels: int = DEFAULT_MAX_PIXELS
 
     def __post_init__(self):
         for name, value in dataclasses.asdict(self).items():
             if not is_positive_int(value):
                 raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
+        if self.max_request_pixels < self.max_pixels:
+            raise ConfigError(f"--max-request-pixels ({self.max_request_pixels}) must be at least --max-pixels "
+                              f"({self.max_pixels}): a request of one largest image would be refused")
 
     def write(self, version_dir: Path) -> Path:
         path = Path(version_dir) / LIMITS_FILE
@@ -44,6 +51,12 @@ class Limits:
 
     @classmethod
     def read(cls, version_dir: Path) -> Limits | None:
-        """The limits an export recorded, or None for an export older than the limits file."""
+        """The limits an export recorded, or None for an export older than the limits file; an export from
+        before `max_request_pixels` gets the value its graph enforces: no total beyond the batch's."""
         path = Path(version_dir) / LIMITS_FILE
-        return cls(**json.loads(path.read_text())) if path.is_file() else None
+        if not path.is_file():
+            return None
+        recorded = json.loads(path.read_text())
+        recorded.setdefault("max_request_pixels", recorded.get("max_pixels", DEFAULT_MAX_PIXELS)
+                            * recorded.get("max_batch", DEFAULT_MAX_BATCH))
+        return cls(**recorded)

@@ -5,10 +5,14 @@
   The `_bytes` suffix makes TF-Serving's REST API carry them as `{"b64": ...}`.
 - `colorize_rgb`: `images` uint8 `[N, H, W, 1 or 3]` -> `colorized_rgb` uint8 `[N, H, W, 3]`.
 - `colorize_lab`: `l_scaled` float `[N, H, W, 1]` (L/50 - 1) -> `ab_scaled` float `[N, H, W, 2]` (ab/110).
+- `image_sizes`: `image_bytes` `[N]` -> `image_size` `[N, 2]` read from the headers, nothing decoded
+  (`[-1, -1]`: a GIF too fragmented to measure): what a server needs to budget a request's memory
+  before `serving_default` decodes it, and a client to learn what a request will cost.
 
-Every signature refuses more than `max_batch` images per call and images over `max_pixels` with
-INVALID_ARGUMENT before any work: the limits travel with the model, so TF-Serving enforces them too.
-`serving_default` reads an image's size from its header, so a decompression bomb is never decoded.
+Every signature refuses more than `max_batch` images per call, images over `max_pixels` and requests
+over `max_request_pixels` in all with INVALID_ARGUMENT before any work: the limits travel with the
+model, so TF-Serving enforces them too. `serving_default` reads every image's size from its header
+before decoding any, so neither a decompression bomb nor a request of many large images is decoded.
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ from tfcolor.data import color, images
 from tfcolor.models import inference
 from tfcolor.models.colorizer import Colorizer
 
-SIGNATURES = ("serving_default", "colorize_rgb", "colorize_lab")
+SIGNATURES = ("serving_default", "colorize_rgb", "colorize_lab", "image_sizes")
 
 
 def _to_uint8(rgb: tf.Tensor) -> tf.Tensor:
@@ -28,7 +32,8 @@ def _to_uint8(rgb: tf.Tensor) -> tf.Tensor:
 
 
 def _checked(tensor: tf.Tensor, limits: Limits, check_size: bool) -> tf.Tensor:
-    """`tensor` `(N, ...)` once N <= max_batch and (with `check_size`) its H x W <= max_pixels."""
+    """`tensor` `(N, ...)` once N <= max_batch and (with `check_size`) its H x W <= max_pixels and N x H x W
+    <= max_request_pixels."""
     shape = tf.shape(tensor, out_type=tf.int64)
     checks = [tf.debugging.Assert(shape[0] <= limits.max_batch, [tf.strings.format(
         "request has {} images, over the limit of {} per request", (shape[0], limits.max_batch))])]
@@ -36,8 +41,31 @@ def _checked(tensor: tf.Tensor, limits: Limits, check_size: bool) -> tf.Tensor:
         pixels = shape[1] * shape[2]
         checks.append(tf.debugging.Assert(pixels <= limits.max_pixels, [tf.strings.format(
             "images are {}x{} = {} pixels, over the limit of {} pixels", (shape[1], shape[2], pixels, limits.max_pixels))]))
+        checks.append(_total_check(shape[0] * pixels, shape[0], limits))
     with tf.control_dependencies(checks):
         return tf.identity(tensor)
+
+
+def _total_check(total: tf.Tensor, count: tf.Tensor, limits: Limits) -> tf.Operation:
+    return tf.debugging.Assert(total <= limits.max_request_pixels, [tf.strings.format(
+        "request has {} images of {} pixels in all, over the limit of {} pixels per request",
+        (count, total, limits.max_request_pixels))])
+
+
+def _header_sizes(image_bytes: tf.Tensor, max_pixels: int | None) -> tf.Tensor:
+    """`[N, 2]` heights and widths from the images' headers (each checked against `max_pixels` unless None)."""
+    size_of = images.encoded_size if max_pixels is None else (lambda contents: images.checked_size(contents, max_pixels))
+    return tf.map_fn(size_of, image_bytes, fn_output_signature=tf.TensorSpec([2], tf.int64))
+
+
+def _checked_encoded(image_bytes: tf.Tensor, limits: Limits) -> tf.Tensor:
+    """`image_bytes` once the batch, each image and their sum are within the limits, by their headers alone:
+    nothing is decoded before every image of the request is known to fit."""
+    image_bytes = _checked(image_bytes, limits, check_size=False)
+    sizes = _header_sizes(image_bytes, limits.max_pixels)
+    total = tf.reduce_sum(sizes[:, 0] * sizes[:, 1])
+    with tf.control_dependencies([_total_check(total, tf.shape(image_bytes, out_type=tf.int64)[0], limits)]):
+        return tf.identity(image_bytes)
 
 
 def build_archive(model: Colorizer, model_size: int, limits: Limits = Limits()) -> keras.export.ExportArchive:
@@ -51,11 +79,11 @@ def build_archive(model: Colorizer, model_size: int, limits: Limits = Limits()) 
 
     def serve_encoded(image_bytes):
         def one(contents):
-            rgb = images.decode_rgb(images.check_pixels(contents, limits.max_pixels))
+            rgb = images.decode_rgb(contents)
             return tf.io.encode_png(colorize_one(rgb)), tf.shape(rgb)[:2]
 
         pngs, sizes = tf.map_fn(
-            one, _checked(image_bytes, limits, check_size=False),
+            one, _checked_encoded(image_bytes, limits),
             fn_output_signature=(tf.TensorSpec([], tf.string), tf.TensorSpec([2], tf.int32)),
         )
         return {"colorized_bytes": pngs, "image_size": sizes}
@@ -75,6 +103,11 @@ def build_archive(model: Colorizer, model_size: int, limits: Limits = Limits()) 
         lab = color.to_lab(l_scaled, model.predict_color(l_scaled), model.color_space)
         return {"ab_scaled": color.scale_lab(lab)[1]}
 
+    def serve_sizes(image_bytes):
+        sizes = _header_sizes(_checked(image_bytes, limits, check_size=False), None)
+        return {"image_size": tf.cast(sizes, tf.int32)}
+
+    archive.add_endpoint("image_sizes", serve_sizes, [tf.TensorSpec([None], tf.string, name="image_bytes")])
     archive.add_endpoint("serving_default", serve_encoded, [tf.TensorSpec([None], tf.string, name="image_bytes")])
     archive.add_endpoint("colorize_rgb", serve_rgb, [tf.TensorSpec([None, None, None, None], tf.uint8, name="images")])
     archive.add_endpoint("colorize_lab", serve_lab, [tf.TensorSpec([None, None, None, 1], tf.float32, name="l_scaled")])

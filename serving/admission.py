@@ -60,29 +60,46 @@ class Admission:
             self._slots.release()
 
 
-class ByteBudget:
-    """Request bodies held in memory at once, in bytes: a body that would exceed `limit` is refused
-    (Overloaded) before it is read, so many large uploads at once cannot exhaust the server's memory."""
+class TooLarge(ValueError):
+    """A request needs more of a budget than the whole budget: no retry can help (HTTP 400)."""
 
-    def __init__(self, limit: int):
+
+class Budget:
+    """A quantity held by the requests in progress (bytes of bodies, decoded pixels) and its limit.
+
+    A reservation that does not fit waits up to `wait_s` for others to release theirs (the queue, as
+    for model slots), then is refused (Overloaded); one larger than the whole limit is refused at once
+    (TooLarge), so many large requests at once cannot exhaust the server's memory.
+
+    Args:
+        limit: the most held at once.
+        unit: what is counted, for the messages ("bytes of request bodies", "decoded pixels").
+    """
+
+    def __init__(self, limit: int, unit: str):
         self.limit = limit
+        self.unit = unit
         self.held = 0
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
 
     @contextlib.contextmanager
-    def reserve(self, size: int) -> Iterator[None]:
-        """Hold `size` bytes of the budget for the `with` block.
+    def reserve(self, amount: int, wait_s: float = 0.0) -> Iterator[None]:
+        """Hold `amount` of the budget for the `with` block.
 
         Raises:
-            Overloaded: the bodies already held leave less than `size`.
+            TooLarge: `amount` is over the whole limit.
+            Overloaded: the requests in progress leave less than `amount`, and did so for `wait_s`.
         """
-        with self._lock:
-            if self.held + size > self.limit:
-                raise Overloaded(f"Server overloaded: {self.held} bytes of request bodies in memory, "
-                                 f"{size} more would pass its limit of {self.limit}; retry later")
-            self.held += size
+        if amount > self.limit:
+            raise TooLarge(f"Request needs {amount} {self.unit}, over this server's limit of {self.limit}")
+        with self._changed:
+            if not self._changed.wait_for(lambda: self.held + amount <= self.limit, timeout=wait_s):
+                raise Overloaded(f"Server overloaded: {self.held} {self.unit} held by requests in progress, "
+                                 f"{amount} more would pass its limit of {self.limit}; retry later")
+            self.held += amount
         try:
             yield
         finally:
-            with self._lock:
-                self.held -= size
+            with self._changed:
+                self.held -= amount
+                self._changed.notify_all()

@@ -6,7 +6,10 @@ Each image goes in its own `:predict` request as base64 bytes; the colorized PNG
 `--out`, under the input's path relative to the inputs' common folder (`a.jpg sub/a.png` ->
 `out/a.png`, `out/sub/a.png`), and the request's latency printed. Nothing is overwritten: two inputs
 that would share an output, or an output that exists already (without `--overwrite`), stop the run
-before any request is sent. Needs no TensorFlow: only the standard library (and `export.version_names`, the
+before any request is sent. Outputs are written whole (a temporary file renamed into place) and never
+through a link that appears below `--out` (`serving.output_files`).
+
+Needs no TensorFlow: only the standard library (and `export.version_names`, the
 rule for version numbers).
 """
 from __future__ import annotations
@@ -23,6 +26,7 @@ import urllib.request
 from pathlib import Path
 
 from export.version_names import RULE, version_flag
+from serving.output_files import write_output
 
 
 class ServingError(RuntimeError):
@@ -104,7 +108,7 @@ def output_paths(inputs: list[Path], out: Path, overwrite: bool = False) -> dict
     problems = [f"{' and '.join(map(str, sources))} would both be written to {target}"
                 for target, sources in by_target.items() if len(sources) > 1]
     if not overwrite:
-        problems += [f"{target} exists already (--overwrite replaces it)" for target in by_target if target.exists()]
+        problems += [f"{target} exists already (--overwrite replaces it)" for target in by_target if os.path.lexists(target)]
     if problems:
         raise FileExistsError("nothing was written: " + "; ".join(problems))
     return targets
@@ -138,8 +142,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path}: error: {error}", file=sys.stderr)
             failures += 1
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(result.png)
+        try:
+            write_output(out, target.relative_to(out), result.png, args.overwrite)
+        except OSError as error:  # a link planted below --out, an output that appeared meanwhile, a full disk
+            print(f"{path}: error: not written: {error}", file=sys.stderr)
+            failures += 1
+            continue
         print(f"{path} -> {target} ({result.width}x{result.height}) in {result.latency_seconds * 1000:.0f} ms")
     print(f"Colorized {len(targets) - failures} of {len(targets)} images into {out}")
     return 1 if failures else 0

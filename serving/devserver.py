@@ -134,7 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max_request_bytes", type=int, default=defaults.max_request_bytes,
                         help="larger request bodies are refused with HTTP 400 (default: %(default)s)")
     parser.add_argument("--max_buffered_bytes", type=int, default=defaults.max_buffered_bytes,
-                        help="request bodies held in memory at once; beyond, HTTP 503 (default: %(default)s)")
+                        help="request bodies and the most their JSON can parse into, held in memory at once; beyond, "
+                             "HTTP 503 (default: %(default)s)")
+    parser.add_argument("--max_decoded_pixels", type=int, default=defaults.max_decoded_pixels,
+                        help="pixels of the images decoded and colorized at once (about 72 bytes each at the peak); "
+                             "a request waits for them, then gets HTTP 503 (default: %(default)s)")
     parser.add_argument("--max_concurrent_requests", type=int, default=defaults.max_concurrent_requests,
                         help="model calls that run at once (default: %(default)s)")
     parser.add_argument("--max_queue", type=int, default=defaults.max_queue,

@@ -19,14 +19,15 @@ from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 
+import numpy as np
 import tensorflow as tf
 from google.protobuf import json_format
 from tensorflow.core.protobuf import error_codes_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2
 
 from export.version_names import MAX_VERSION
-from serving import metrics, rest_api, try_page
-from serving.admission import Overloaded
+from serving import metrics, request_cost, rest_api, try_page
+from serving.admission import Overloaded, TooLarge
 from serving.connections import DeadlineReader
 from serving.limits import DISCARD_LIMIT_FACTOR, METRICS_PATH, RETRY_AFTER_SECONDS
 from serving.log_lines import escape
@@ -48,6 +49,10 @@ class HttpError(Exception):
 
 def _shorten(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def count_images(inputs: dict) -> int:
+    return len(next(iter(inputs.values())))
 
 
 def status_json(statuses: list[VersionStatus]) -> str:
@@ -263,26 +268,62 @@ class ServingHandler(BaseHTTPRequestHandler):
             raise HttpError(HTTPStatus.NOT_FOUND, f"Malformed request: POST {_shorten(self.path)}")
         served = self._served(name, version)
         try:
-            with self.state.admission.slot():
-                payload = self._predict(served, body)
+            payload = self._predict(served, body)
         except Overloaded as error:
             raise HttpError(HTTPStatus.SERVICE_UNAVAILABLE, str(error), {"Retry-After": str(RETRY_AFTER_SECONDS)}) from None
         self._send(HTTPStatus.OK, payload)
 
-    def _predict(self, served: LoadedVersion, body: bytes) -> str:
-        """The JSON answer to a `:predict` body, or HttpError with TF-Serving's status for it."""
+    def _parse_json(self, body: bytes) -> object:
+        """`body` parsed, once the memory that can take is held in the body budget (beside the body itself)."""
+        budget, parse_bytes = self.state.body_budget, request_cost.json_parse_bytes(body)
+        if len(body) + parse_bytes > budget.limit:
+            raise HttpError(HTTPStatus.BAD_REQUEST, f"Request JSON has up to {request_cost.json_values_at_most(body)} "
+                            f"values; with its body that can take {len(body) + parse_bytes} bytes to parse, over this "
+                            f"server's --max_buffered_bytes of {budget.limit}")
+        self._held.enter_context(budget.reserve(parse_bytes))
         try:
-            request = json.loads(body)
+            return json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise HttpError(HTTPStatus.BAD_REQUEST, f"JSON Parse error: {error}") from None
         except RecursionError:
             raise HttpError(HTTPStatus.BAD_REQUEST, "JSON Parse error: nested too deeply") from None
+
+    def _pixels(self, served: LoadedVersion, signature: str, inputs: dict) -> int:
+        """The decoded pixels to hold for this call: as its images' headers say, or for a version exported without
+        `image_sizes`, the most its limits allow. An image or a request over its version's limits is refused here
+        with its graph's words, before the server holds anything for it."""
+        sizes = request_cost.image_sizes(served.loaded.signatures, signature, inputs)
+        limits, budget = served.limits, self.state.pixel_budget
+        if sizes is None:
+            return min(budget.limit, count_images(inputs) * limits.max_pixels if limits else budget.limit)
+        pixels = np.abs(sizes).prod(axis=1)  # [-1, -1]: a GIF the graph refuses, 1 pixel until then
+        if limits:
+            for (height, width), count in zip(sizes, pixels):
+                if count > limits.max_pixels:
+                    raise HttpError(HTTPStatus.BAD_REQUEST, f"image is {height}x{width} = {count} pixels, over the "
+                                    f"limit of {limits.max_pixels} pixels")
+            if pixels.sum() > limits.max_request_pixels:
+                raise HttpError(HTTPStatus.BAD_REQUEST, f"request has {len(pixels)} images of {pixels.sum()} pixels "
+                                f"in all, over the limit of {limits.max_request_pixels} pixels per request")
+        return int(pixels.sum())
+
+    def _predict(self, served: LoadedVersion, body: bytes) -> str:
+        """The JSON answer to a `:predict` body, or HttpError with TF-Serving's status for it.
+
+        Raises:
+            Overloaded: the decoded-pixel budget or the model slots stayed full for the queue's timeout.
+        """
+        request = self._parse_json(body)
         try:
             max_batch = served.limits.max_batch if served.limits else None
             signature, inputs, row_format = rest_api.parse_request(request, served.input_specs, max_batch)
             self._signature = signature
-            outputs = served.predict(signature, inputs)
+            pixels = self._pixels(served, signature, inputs)
+            with self.state.pixel_budget.reserve(pixels, self.state.limits.request_timeout_s), self.state.admission.slot():
+                outputs = served.predict(signature, inputs)
             return json.dumps(rest_api.format_response(outputs, row_format), allow_nan=False)
+        except TooLarge as error:
+            raise HttpError(HTTPStatus.BAD_REQUEST, f"{error} (--max_decoded_pixels)") from None
         except rest_api.OutputError as error:
             raise HttpError(HTTPStatus.INTERNAL_SERVER_ERROR, str(error)) from None
         except RecursionError:

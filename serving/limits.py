@@ -19,8 +19,13 @@ class ServerLimits:
 
     Args:
         max_request_bytes: larger request bodies are refused with HTTP 400.
-        max_buffered_bytes: request bodies held in memory at once; a body that would pass it gets HTTP
-            503 before it is read. At least `max_request_bytes`.
+        max_buffered_bytes: request bodies, and the most their JSON can parse into
+            (`serving.request_cost`), held in memory at once; a body that would pass it gets HTTP 503
+            before it is read (400 if it alone would). At least `max_request_bytes`.
+        max_decoded_pixels: pixels (height x width, from the images' headers) of the requests being
+            decoded and colorized at once; a request waits for them like for a model slot, then gets
+            HTTP 503; one needing more than all of them gets HTTP 400. At ~72 bytes a pixel at the
+            peak (measured, README), this is what bounds the server's memory.
         max_concurrent_requests: model calls that run at once (TensorFlow spreads each over the cores).
         max_queue: requests that may wait for a model call; beyond, HTTP 503 with `Retry-After`.
         request_timeout_s: a request (line, headers and body) must arrive within this, or the
@@ -29,7 +34,8 @@ class ServerLimits:
     """
 
     max_request_bytes: int = 32 * 1024 * 1024
-    max_buffered_bytes: int = 256 * 1024 * 1024
+    max_buffered_bytes: int = 512 * 1024 * 1024
+    max_decoded_pixels: int = 64_000_000
     max_concurrent_requests: int = 4
     max_queue: int = 64
     request_timeout_s: float = 60.0

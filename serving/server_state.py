@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from serving.admission import Admission, ByteBudget
+from serving.admission import Admission, Budget
 from serving.connections import OpenConnections
 from serving.limits import ServerLimits
 from serving.log_lines import RateLimit
@@ -24,7 +24,8 @@ class ServerState:
     limits: ServerLimits
     verbose: bool
     admission: Admission
-    body_budget: ByteBudget
+    body_budget: Budget  # bytes of request bodies and of the JSON they parse into
+    pixel_budget: Budget  # pixels of the images being decoded and colorized
     connections: OpenConnections
     metrics: ServingMetrics
     refusal_log: RateLimit  # 4xx log lines, per status and client address
@@ -33,14 +34,17 @@ class ServerState:
     def build(cls, registry: ModelRegistry, limits: ServerLimits, verbose: bool = False) -> ServerState:
         """The state for serving `registry` within `limits`, its gauges registered in its metrics."""
         admission = Admission(limits.max_concurrent_requests, limits.max_queue, limits.request_timeout_s)
-        body_budget = ByteBudget(limits.max_buffered_bytes)
+        body_budget = Budget(limits.max_buffered_bytes, "bytes of request bodies and parsed JSON")
+        pixel_budget = Budget(limits.max_decoded_pixels, "decoded pixels")
         connections = OpenConnections(limits.max_connections)
         metrics = ServingMetrics(registry.name)
         metrics.add_gauge("tfcolor_devserver_queue_depth", "Requests waiting for a model call.", lambda: admission.waiting)
         metrics.add_gauge("tfcolor_devserver_running_requests", "Model calls running.", lambda: admission.running)
         metrics.add_gauge("tfcolor_devserver_open_connections", "Open HTTP connections.", lambda: connections.count)
-        metrics.add_gauge("tfcolor_devserver_buffered_bytes", "Bytes of request bodies held in memory.",
+        metrics.add_gauge("tfcolor_devserver_buffered_bytes", "Bytes of request bodies and parsed JSON held in memory.",
                           lambda: body_budget.held)
+        metrics.add_gauge("tfcolor_devserver_decoded_pixels", "Pixels of the images being decoded and colorized.",
+                          lambda: pixel_budget.held)
         metrics.add_gauge("tfcolor_devserver_loaded_version", "The version being served (absent: none).",
                           lambda: getattr(registry.current(), "version", None))
-        return cls(registry, limits, verbose, admission, body_budget, connections, metrics, RateLimit())
+        return cls(registry, limits, verbose, admission, body_budget, pixel_budget, connections, metrics, RateLimit())

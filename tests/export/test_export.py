@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from export import __main__ as export_cli
 from export import versions
-from export.limits import DEFAULT_MAX_BATCH, LIMITS_FILE
+from export.limits import DEFAULT_MAX_BATCH, LIMITS_FILE, Limits
 from tests.helpers import copy_exported, keras_colorized, photo_crops, save_image
 from tfcolor.data import images
 from tfcolor.models import restoring
@@ -136,11 +136,14 @@ def test_export_ships_tf_serving_warmup_requests_that_run(exported):
 
 def test_limits_are_baked_into_every_signature(trained_run, tmp_path, capsys):
     base = tmp_path / "tfcolor"
-    assert export_cli.main(["--run", str(trained_run), "--output", str(base), "--max-batch", "2", "--max-pixels", "2048"]) == 0
-    assert "at most 2 images per request, 2048 pixels per image" in capsys.readouterr().out
-    assert json.loads((base / "1" / LIMITS_FILE).read_text()) == {"max_pixels": 2048, "max_batch": 2}
+    assert export_cli.main(["--run", str(trained_run), "--output", str(base), "--max-batch", "3", "--max-pixels", "2048",
+                            "--max-request-pixels", "4096"]) == 0
+    assert "at most 3 images and 4096 pixels per request, 2048 pixels per image" in capsys.readouterr().out
+    assert json.loads((base / "1" / LIMITS_FILE).read_text()) == {"max_pixels": 2048, "max_batch": 3,
+                                                                  "max_request_pixels": 4096}
     loaded = tf.saved_model.load(str(base / "1"))  # TensorFlow alone, as TF-Serving loads it
-    over_batch = "request has 3 images, over the limit of 2 per request"
+    over_batch = "request has 4 images, over the limit of 3 per request"
+    over_total = "request has 3 images of 4800 pixels in all, over the limit of 4096 pixels per request"
     calls = {
         "serving_default": lambda n, side: {
             "image_bytes": tf.constant([tf.io.encode_png(photo_crops(1, size=side)[0]).numpy()] * n)},
@@ -151,10 +154,21 @@ def test_limits_are_baked_into_every_signature(trained_run, tmp_path, capsys):
         signature = loaded.signatures[name]
         assert next(iter(signature(**inputs(2, 32)).values())).shape[0] == 2
         with pytest.raises(tf.errors.InvalidArgumentError, match=over_batch):
-            signature(**inputs(3, 32))
+            signature(**inputs(4, 32))
+        with pytest.raises(tf.errors.InvalidArgumentError, match=over_total):
+            signature(**inputs(3, 40))  # each image within the limit, the three over it in all
         too_large = "image is 64x64 = 4096 pixels" if name == "serving_default" else "images are 64x64 = 4096 pixels"
         with pytest.raises(tf.errors.InvalidArgumentError, match=f"{too_large}, over the limit of 2048 pixels"):
             signature(**inputs(1, 64))
+    sizes = loaded.signatures["image_sizes"](**calls["serving_default"](3, 40))["image_size"]
+    assert sizes.numpy().tolist() == [[40, 40]] * 3  # read from the headers, whatever the limits
+
+
+def test_request_pixels_below_one_largest_image_are_a_usage_error(trained_run, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        export_cli.main(["--run", str(trained_run), "--output", str(tmp_path / "m"), "--max-request-pixels", "100"])
+    assert exit_info.value.code == 2
+    assert "--max-request-pixels (100) must be at least --max-pixels (50000000)" in capsys.readouterr().err
 
 
 def test_limits_below_the_models_own_size_are_a_usage_error(trained_run, tmp_path, capsys):
@@ -171,7 +185,14 @@ def test_default_export_refuses_a_decompression_bomb_from_its_header(exported):
     bomb = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + header + struct.pack(">I", zlib.crc32(b"IHDR" + header))
     loaded = tf.saved_model.load(str(exported / "1"))
     assert json.loads((exported / "1" / LIMITS_FILE).read_text()) == {
-        "max_pixels": images.DEFAULT_MAX_PIXELS, "max_batch": DEFAULT_MAX_BATCH}
+        "max_pixels": images.DEFAULT_MAX_PIXELS, "max_batch": DEFAULT_MAX_BATCH,
+        "max_request_pixels": images.DEFAULT_MAX_PIXELS}
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match="image is 20000x20000 = 400000000 pixels, over the limit of 50000000"):
         loaded.signatures["serving_default"](image_bytes=tf.constant([bomb]))
+
+
+def test_limits_of_an_export_older_than_the_request_total_read_as_what_its_graph_enforces(tmp_path):
+    (tmp_path / LIMITS_FILE).parent.mkdir()
+    (tmp_path / LIMITS_FILE).write_text(json.dumps({"max_pixels": 1000, "max_batch": 4}))
+    assert Limits.read(tmp_path) == Limits(max_pixels=1000, max_batch=4, max_request_pixels=4000)

@@ -75,7 +75,7 @@ def test_status_and_metadata_have_tf_serving_shapes(server):
     default = signatures["signature_def"]["serving_default"]
     assert default["inputs"]["image_bytes"]["dtype"] == "DT_STRING"
     assert "tensor_shape" in default["outputs"]["colorized_bytes"]
-    assert set(signatures["signature_def"]) == {"serving_default", "colorize_rgb", "colorize_lab"}
+    assert set(signatures["signature_def"]) == {"serving_default", "colorize_rgb", "colorize_lab", "image_sizes"}
 
 
 def test_columnar_and_other_signatures(server):
@@ -149,3 +149,24 @@ def test_a_new_export_is_picked_up_as_version_2_without_restart(server, trained_
     encoded = tf.io.encode_png(photo_crops(1)[0]).numpy()
     status, _ = request("POST", f"{server.url}/v1/models/tfcolor/versions/2:predict", {"instances": [b64(encoded)]})
     assert status == 200
+
+
+def test_the_client_never_writes_through_a_link_planted_below_its_output_folder(server, tmp_path, capsys):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "victim.png").write_bytes(b"keep me")
+    photos = tmp_path / "photos"
+    save_image(photos / "sub" / "a.jpg", photo_crops(1)[0])
+    save_image(photos / "b.jpg", photo_crops(1, seed=1)[0])
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sub").symlink_to(outside)  # a folder the client will write into, replaced by a link
+    (out / "b.png").symlink_to(outside / "victim.png")  # an output name, replaced by a link
+    code = client.main([str(photos / "sub" / "a.jpg"), str(photos / "b.jpg"), "--url", server.url, "--out", str(out),
+                        "--overwrite"])
+    err = capsys.readouterr().err
+    assert code == 1 and "is a link or not a folder; not writing through it" in err
+    assert sorted(p.name for p in outside.iterdir()) == ["victim.png"]
+    assert (outside / "victim.png").read_bytes() == b"keep me"
+    assert not (out / "b.png").is_symlink()  # the link itself was replaced by the colorized PNG
+    assert tf.io.decode_png((out / "b.png").read_bytes()).shape == (32, 32, 3)

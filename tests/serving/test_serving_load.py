@@ -20,7 +20,7 @@ import tensorflow as tf
 from prometheus_client.parser import text_string_to_metric_families
 
 from export import __main__ as export_cli
-from serving import config_schema, devserver, rest_api
+from serving import config_schema, devserver, request_cost, rest_api
 from serving.devserver import DevServer, ServerLimits
 from serving.devserver_process import ServerProcess, flat_png
 from serving.limits import METRICS_PATH
@@ -144,11 +144,13 @@ def test_a_full_queue_answers_503_with_retry_after_at_once(registry, small_png):
 
 def test_bodies_beyond_the_memory_budget_get_503_before_they_are_read(registry, small_png):
     body = predict_body([small_png])
-    with running(registry, max_request_bytes=len(body), max_buffered_bytes=len(body)) as dev:
-        with dev.state.body_budget.reserve(1):  # another upload holds one byte of the budget
+    budget = len(body) + request_cost.json_parse_bytes(body)  # the body, and the most its JSON parses into
+    with running(registry, max_request_bytes=len(body), max_buffered_bytes=budget) as dev:
+        with dev.state.body_budget.reserve(budget - len(body) + 1):  # other requests leave less than the body
             answer = exchange(server_port(dev), post_request(PREDICT, body))
         assert answer[0] == 503 and answer[1]["Retry-After"] == "1"
-        assert f"1 bytes of request bodies in memory, {len(body)} more would pass its limit" in json_error(answer)
+        assert (f"{budget - len(body) + 1} bytes of request bodies and parsed JSON held by requests in progress, "
+                f"{len(body)} more would pass its limit") in json_error(answer)
         assert exchange(server_port(dev), post_request(PREDICT, body))[0] == 200
 
 

@@ -109,8 +109,8 @@ def decode_within_limit(contents: tf.Tensor, min_side: int | None, max_pixels: i
     return rgb, oversized
 
 
-__all__ = ["DEFAULT_MAX_PIXELS", "check_pixels", "decode_rgb", "decode_within_limit", "encoded_size", "is_grayscale",
-           "over_pixel_limit", "random_square_crop", "resize_shorter_side"]
+__all__ = ["DEFAULT_MAX_PIXELS", "check_pixels", "checked_size", "decode_rgb", "decode_within_limit", "encoded_size",
+           "is_grayscale", "over_pixel_limit", "random_square_crop", "resize_shorter_side"]
 
 _OVER_LIMIT = "image is {}x{} = {} pixels, over the limit of {} pixels"
 _UNMEASURABLE = f"GIF has more than {MAX_GIF_BLOCKS} blocks, too many to measure before decoding; re-encode it"
@@ -168,8 +168,8 @@ def encoded_size(contents: tf.Tensor) -> tf.Tensor:
     )
 
 
-def check_pixels(contents: tf.Tensor, max_pixels: int) -> tf.Tensor:
-    """`contents` unchanged, once its header says it has at most `max_pixels` pixels.
+def checked_size(contents: tf.Tensor, max_pixels: int) -> tf.Tensor:
+    """`encoded_size(contents)`, once it says the image has at most `max_pixels` pixels.
 
     Raises:
         tf.errors.InvalidArgumentError: "image is HxW = N pixels, over the limit of M pixels" (at run
@@ -181,6 +181,12 @@ def check_pixels(contents: tf.Tensor, max_pixels: int) -> tf.Tensor:
     checks = [tf.debugging.Assert(size[0] != UNMEASURABLE, [_UNMEASURABLE]),
               tf.debugging.Assert(pixels <= max_pixels, [message])]
     with tf.control_dependencies(checks):
+        return tf.identity(size)
+
+
+def check_pixels(contents: tf.Tensor, max_pixels: int) -> tf.Tensor:
+    """`contents` unchanged, once its header says it has at most `max_pixels` pixels (as `checked_size`)."""
+    with tf.control_dependencies([checked_size(contents, max_pixels)]):
         return tf.identity(contents)
 
 
