@@ -19,20 +19,19 @@ from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 
-import numpy as np
 import tensorflow as tf
 from google.protobuf import json_format
 from tensorflow.core.protobuf import error_codes_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2
 
 from export.version_names import MAX_VERSION
-from serving import metrics, request_cost, rest_api, try_page
+from serving import metrics, prediction, request_cost, rest_api, try_page
 from serving.admission import Overloaded, TooLarge
 from serving.connections import DeadlineReader
 from serving.limits import DISCARD_LIMIT_FACTOR, METRICS_PATH, RETRY_AFTER_SECONDS
 from serving.log_lines import escape
 from serving.model_registry import LoadedVersion, VersionStatus
-from serving.server_state import ServerState
+from serving.server_state import NotFound, ServerState
 
 _ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[0-9]+))?(?P<rest>/metadata|:predict)?$")
 
@@ -49,10 +48,6 @@ class HttpError(Exception):
 
 def _shorten(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
-
-
-def count_images(inputs: dict) -> int:
-    return len(next(iter(inputs.values())))
 
 
 def status_json(statuses: list[VersionStatus]) -> str:
@@ -186,12 +181,10 @@ class ServingHandler(BaseHTTPRequestHandler):
         return match["rest"], match["name"], int(significant) if digits else None
 
     def _served(self, name: str, version: int | None) -> LoadedVersion:
-        registry = self.state.registry
-        served = registry.get(version) if name == registry.name else None
-        if served is None:
-            wanted = f"Specific({name}, {version})" if version is not None else f"Latest({name})"
-            raise HttpError(HTTPStatus.NOT_FOUND, f"Servable not found for request: {wanted}")
-        return served
+        try:
+            return self.state.find(name, version)
+        except NotFound as error:
+            raise HttpError(HTTPStatus.NOT_FOUND, str(error)) from None
 
     def _get(self) -> None:
         self._request_received()
@@ -200,14 +193,15 @@ class ServingHandler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.OK, self.state.metrics.render(), metrics.CONTENT_TYPE)
             return
         if path in try_page.PATHS:
-            self._send(HTTPStatus.OK, try_page.render(self.state.registry.name), try_page.CONTENT_TYPE,
+            self._send(HTTPStatus.OK, try_page.render(self.state.model_names()[0]), try_page.CONTENT_TYPE,
                        try_page.HEADERS)
             return
         rest, name, version = self._route()
         if rest is None:
-            statuses = self.state.registry.statuses(version) if name == self.state.registry.name else []
-            if not statuses:
-                self._served(name, version)  # raises the 404 TF-Serving gives
+            try:
+                statuses = self.state.statuses(name, version)
+            except NotFound as error:
+                raise HttpError(HTTPStatus.NOT_FOUND, str(error)) from None
             self._send(HTTPStatus.OK, status_json(statuses))
             return
         served = self._served(name, version)
@@ -261,7 +255,7 @@ class ServingHandler(BaseHTTPRequestHandler):
         except HttpError:
             self._read_body()  # read (or refused, when too large) before the routing error is answered
             raise
-        if rest == ":predict" and name == self.state.registry.name:
+        if rest == ":predict" and name in self.state.model_names():
             self._signature = ""  # counted in the metrics from here on, refusals of its body included
         body = self._read_body()
         if rest != ":predict":
@@ -288,25 +282,6 @@ class ServingHandler(BaseHTTPRequestHandler):
         except RecursionError:
             raise HttpError(HTTPStatus.BAD_REQUEST, "JSON Parse error: nested too deeply") from None
 
-    def _pixels(self, served: LoadedVersion, signature: str, inputs: dict) -> int:
-        """The decoded pixels to hold for this call: as its images' headers say, or for a version exported without
-        `image_sizes`, the most its limits allow. An image or a request over its version's limits is refused here
-        with its graph's words, before the server holds anything for it."""
-        sizes = request_cost.image_sizes(served.loaded.signatures, signature, inputs)
-        limits, budget = served.limits, self.state.pixel_budget
-        if sizes is None:
-            return min(budget.limit, count_images(inputs) * limits.max_pixels if limits else budget.limit)
-        pixels = np.abs(sizes).prod(axis=1)  # [-1, -1]: a GIF the graph refuses, 1 pixel until then
-        if limits:
-            for (height, width), count in zip(sizes, pixels):
-                if count > limits.max_pixels:
-                    raise HttpError(HTTPStatus.BAD_REQUEST, f"image is {height}x{width} = {count} pixels, over the "
-                                    f"limit of {limits.max_pixels} pixels")
-            if pixels.sum() > limits.max_request_pixels:
-                raise HttpError(HTTPStatus.BAD_REQUEST, f"request has {len(pixels)} images of {pixels.sum()} pixels "
-                                f"in all, over the limit of {limits.max_request_pixels} pixels per request")
-        return int(pixels.sum())
-
     def _predict(self, served: LoadedVersion, body: bytes) -> str:
         """The JSON answer to a `:predict` body, or HttpError with TF-Serving's status for it.
 
@@ -318,9 +293,7 @@ class ServingHandler(BaseHTTPRequestHandler):
             max_batch = served.limits.max_batch if served.limits else None
             signature, inputs, row_format = rest_api.parse_request(request, served.input_specs, max_batch)
             self._signature = signature
-            pixels = self._pixels(served, signature, inputs)
-            with self.state.pixel_budget.reserve(pixels, self.state.limits.request_timeout_s), self.state.admission.slot():
-                outputs = served.predict(signature, inputs)
+            outputs = prediction.run(self.state, served, signature, inputs)
             return json.dumps(rest_api.format_response(outputs, row_format), allow_nan=False)
         except TooLarge as error:
             raise HttpError(HTTPStatus.BAD_REQUEST, f"{error} (--max_decoded_pixels)") from None

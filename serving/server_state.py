@@ -13,7 +13,11 @@ from serving.connections import OpenConnections
 from serving.limits import ServerLimits
 from serving.log_lines import RateLimit
 from serving.metrics import ServingMetrics
-from serving.model_registry import ModelRegistry
+from serving.model_registry import LoadedVersion, ModelRegistry, VersionStatus
+
+
+class NotFound(LookupError):
+    """No model, version or label of that name is served: TF-Serving's NOT_FOUND (HTTP 404), in its words."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +33,35 @@ class ServerState:
     connections: OpenConnections
     metrics: ServingMetrics
     refusal_log: RateLimit  # 4xx log lines, per status and client address
+
+    def model_names(self) -> list[str]:
+        """The names of the models this server serves."""
+        return [self.registry.name]
+
+    def find(self, name: str, version: int | None = None, label: str | None = None) -> LoadedVersion:
+        """The loaded version a request addresses: the given version or label of model `name`, or its latest.
+
+        Raises:
+            NotFound: in TF-Serving's words ("Servable not found for request: Specific(tfcolor, 3)").
+        """
+        served = self.registry.get(version) if name == self.registry.name and label is None else None
+        if served is None:
+            wanted = f"Specific({name}, {version})" if version is not None else f"Latest({name})"
+            if label is not None:
+                wanted = f"Specific({name}, label {label})"
+            raise NotFound(f"Servable not found for request: {wanted}")
+        return served
+
+    def statuses(self, name: str, version: int | None = None) -> list[VersionStatus]:
+        """What the status endpoint reports for model `name` (one version's when given).
+
+        Raises:
+            NotFound: no such model or version, as `find` words it.
+        """
+        found = self.registry.statuses(version) if name == self.registry.name else []
+        if not found:
+            self.find(name, version)  # raises the NotFound TF-Serving gives
+        return found
 
     @classmethod
     def build(cls, registry: ModelRegistry, limits: ServerLimits, verbose: bool = False) -> ServerState:
