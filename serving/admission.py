@@ -35,23 +35,25 @@ class Admission:
         self.running = 0
 
     @contextlib.contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold one model slot for the `with` block.
+    def slot(self, wait_s: float | None = None) -> Iterator[None]:
+        """Hold one model slot for the `with` block, waiting at most `wait_s` in the queue (None: `queue_timeout_s`;
+        a gRPC call passes what its deadline leaves).
 
         Raises:
-            Overloaded: no slot free and the queue full, or none freed within `queue_timeout_s`.
+            Overloaded: no slot free and the queue full, or none freed within the wait.
         """
+        wait_s = self.queue_timeout_s if wait_s is None else max(0.0, wait_s)
         with self._lock:
             if self.running + self.waiting >= self.max_concurrent + self.max_queue:
                 raise Overloaded(f"Server overloaded: {self.running} requests running and {self.waiting} queued "
                                  f"(limits: {self.max_concurrent} and {self.max_queue}); retry later")
             self.waiting += 1
-        acquired = self._slots.acquire(timeout=self.queue_timeout_s)
+        acquired = self._slots.acquire(timeout=wait_s)
         with self._lock:
             self.waiting -= 1
             self.running += acquired
         if not acquired:
-            raise Overloaded(f"Server overloaded: no model worker free within {self.queue_timeout_s:g} s; retry later")
+            raise Overloaded(f"Server overloaded: no model worker free within {wait_s:g} s; retry later")
         try:
             yield
         finally:

@@ -21,6 +21,11 @@ LINGER_SECONDS = 2.0
 MAX_LINGERING = 1024
 
 
+class ListenError(OSError):
+    """A server (REST or gRPC) cannot listen where it was asked: a host name that does not resolve, an address
+    that is not this machine's, a port in use or out of range."""
+
+
 class DeadlineReader(socket.SocketIO):
     """A socket's read side that raises TimeoutError once `deadline` (time.monotonic()) has passed.
 

@@ -11,6 +11,9 @@ the part of its REST API the project uses, with the same JSON shapes and error b
     GET  /monitoring/prometheus/metrics                Prometheus metrics, under TF-Serving's names
     GET  / (or /index.html)                            a page to try the model in a browser (`serving.try_page`)
 
+With `--port`, its gRPC API as well (`serving.grpc_service`: Predict, GetModelMetadata, GetModelStatus), on
+the same models, limits, queue and metrics.
+
 It serves the newest version under the base path and picks up newly exported versions without a
 restart. It stays up and answers under load and hostile input: every limit is in `ServerLimits`,
 and every request gets an HTTP answer with a JSON `{"error": ...}` body when it is refused.
@@ -27,18 +30,14 @@ import sys
 import threading
 from http.server import ThreadingHTTPServer
 
-from serving.connections import LingeringCloser, canned_response
+from serving.connections import LingeringCloser, ListenError, canned_response
+from serving.grpc_service import grpc_address, start_grpc_server
 from serving.handler import ServingHandler
 from serving.limits import RETRY_AFTER_SECONDS, ServerLimits
 from serving.model_registry import ModelRegistry
 from serving.server_state import ServerState
 
 logger = logging.getLogger("serving.devserver")  # not __name__: that is "__main__" under `python -m`
-
-
-class ListenError(OSError):
-    """The server cannot listen where it was asked: a host name that does not resolve, an address that is not
-    this machine's, a port in use or out of range."""
 
 
 def listening_address(host: str, port: int) -> tuple[socket.AddressFamily, tuple]:
@@ -126,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rest_api_port", type=int, default=8501, help="port of the REST API")
     parser.add_argument("--rest_api_host", default="127.0.0.1",
                         help="address to bind, IPv4 or IPv6 (::1, ::) or a host name (development default: loopback only)")
+    parser.add_argument("--port", type=int, default=None,
+                        help="port of the gRPC API (TF-Serving's PredictionService and ModelService), on the "
+                             "--rest_api_host address; 0: any free one (default: no gRPC; TF-Serving serves it on 8500)")
     parser.add_argument("--file_system_poll_wait_seconds", type=float, default=1.0,
                         help="how often to look for new versions (and retry ones that failed to load)")
     parser.add_argument("--max_num_load_retries", type=int, default=5,
@@ -167,13 +169,26 @@ def main(argv: list[str] | None = None) -> int:
     except ListenError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    grpc_server = None
+    if args.port is not None:  # started before the first line is printed: that line says the server is up
+        try:
+            grpc_server, grpc_port = start_grpc_server(server.state, args.rest_api_host, args.port)
+        except ListenError as error:
+            server.server_close()
+            print(f"error: {error}", file=sys.stderr)
+            return 1
     current = registry.current()
     state = f"version {current.version}" if current else f"no version yet under {args.model_base_path}"
     host, port = server.server_address[:2]
     host = f"[{host}]" if ":" in host else host  # an IPv6 address, as URLs write it
     print(f"Serving {args.model_name} ({state}) at http://{host}:{port}/v1/models/{args.model_name}", flush=True)
+    if grpc_server is not None:  # a second line, so the first stays the REST address it always was
+        print(f"gRPC (tensorflow.serving.PredictionService, ModelService) at "
+              f"{grpc_address(args.rest_api_host, grpc_port)}", flush=True)
     with server, contextlib.suppress(KeyboardInterrupt):  # Ctrl-C stops it; leaving the block closes it
         server.serve_forever()
+    if grpc_server is not None:
+        grpc_server.stop(grace=None)
     return 0
 
 

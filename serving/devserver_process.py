@@ -37,7 +37,8 @@ def flat_png(width: int, height: int) -> bytes:
 class ServerProcess:
     """`python -m serving.devserver` in its own process, on a free port of 127.0.0.1; its memory and threads
     from /proc/<pid>/status. `flags`: more of the server's flags (its limits, another `--rest_api_host`).
-    `origin` is the address it printed, `http://127.0.0.1:<port>` or `http://[::1]:<port>`."""
+    `origin` is the address it printed, `http://127.0.0.1:<port>` or `http://[::1]:<port>`; with `--port` in
+    `flags`, `grpc_address` is the gRPC one it printed next (`127.0.0.1:<port>`), else None."""
 
     def __init__(self, base: Path, log: Path, flags: tuple[str, ...] = ()):
         self._log = log.open("w")
@@ -46,13 +47,16 @@ class ServerProcess:
              "--rest_api_port", "0", *flags], cwd=PACKAGE_PARENT, stdout=subprocess.PIPE, stderr=self._log,
             text=True)
         self.pid = self.process.pid
-        self.origin = self._read_origin(log)
-        self.port = int(self.origin.rpartition(":")[2])
-
-    def _read_origin(self, log: Path) -> str:
         ready, _, _ = select.select([self.process.stdout], [], [], SERVER_START_SECONDS)
+        self.origin = self._read_address(log, r"(http://(?:\[[0-9a-fA-F:.]+\]|[^/:\s]+):\d+)/", ready)
+        self.port = int(self.origin.rpartition(":")[2])
+        # Printed right after the first line, so read without select (which cannot see a line already buffered).
+        self.grpc_address = self._read_address(log, r"gRPC .* at (\S+:\d+)$") if "--port" in flags else None
+
+    def _read_address(self, log: Path, pattern: str, ready: bool = True) -> str:
+        """The address in the next line the server prints, which must match `pattern`."""
         line = self.process.stdout.readline() if ready else ""
-        found = re.search(r"(http://(?:\[[0-9a-fA-F:.]+\]|[^/:\s]+):\d+)/", line)
+        found = re.search(pattern, line.strip())
         if not found:
             self.stop()
             raise RuntimeError(f"the dev server did not start within {SERVER_START_SECONDS} s; its log: {log}")

@@ -21,11 +21,9 @@ from http.server import BaseHTTPRequestHandler
 
 import tensorflow as tf
 from google.protobuf import json_format
-from tensorflow.core.protobuf import error_codes_pb2
-from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2
 
 from export.version_names import MAX_VERSION
-from serving import metrics, prediction, request_cost, rest_api, try_page
+from serving import metrics, model_protos, prediction, request_cost, rest_api, try_page
 from serving.admission import Overloaded, TooLarge
 from serving.connections import DeadlineReader
 from serving.limits import DISCARD_LIMIT_FACTOR, METRICS_PATH, RETRY_AFTER_SECONDS
@@ -51,25 +49,12 @@ def _shorten(text: str, limit: int = 120) -> str:
 
 
 def status_json(statuses: list[VersionStatus]) -> str:
-    response = get_model_status_pb2.GetModelStatusResponse()
-    for found in statuses:
-        status = response.model_version_status.add()
-        status.version = found.version
-        status.state = get_model_status_pb2.ModelVersionStatus.State.Value(found.state)
-        status.status.error_code = error_codes_pb2.Code.Value(found.error_code)
-        status.status.error_message = found.error_message  # "" and OK are printed too, as TF-Serving does
+    response = model_protos.status_response(statuses)  # "" and OK are printed too, as TF-Serving does
     return json_format.MessageToJson(response, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
 
 
 def metadata_json(name: str, served: LoadedVersion) -> str:
-    response = get_model_metadata_pb2.GetModelMetadataResponse()
-    response.model_spec.name = name
-    response.model_spec.version.value = served.version
-    signature_map = get_model_metadata_pb2.SignatureDefMap()
-    for key, definition in served.signature_defs.items():
-        signature_map.signature_def[key].CopyFrom(definition)
-    response.metadata["signature_def"].Pack(signature_map)
-    return json_format.MessageToJson(response, preserving_proto_field_name=True)
+    return json_format.MessageToJson(model_protos.metadata_response(name, served), preserving_proto_field_name=True)
 
 
 class ServingHandler(BaseHTTPRequestHandler):

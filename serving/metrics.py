@@ -5,9 +5,10 @@ TF-Serving (with `monitoring.config`) exports at `/monitoring/prometheus/metrics
     :tensorflow:serving:request_count{model_name, status}               counter
     :tensorflow:serving:request_latency{model_name, API, entrypoint}    histogram, microseconds
 
-The dev server exports those two for its `:predict` requests with the same names, labels, units and
-buckets, so one dashboard reads both. What only the dev server has is named `tfcolor_devserver_*`:
-requests by signature, queue depth, running model calls, open connections, the loaded version.
+The dev server exports those two for its REST `:predict` requests and gRPC `Predict` calls with the same
+names, labels, units and buckets (`entrypoint` "REST" or "GRPC", as TF-Serving labels them), so one
+dashboard reads both. What only the dev server has is named `tfcolor_devserver_*`: requests by
+signature, queue depth, running model calls, open connections, the loaded version.
 
 Written by hand rather than with `prometheus_client`: its counters always gain a `_total` suffix,
 which TF-Serving's names do not have. The format is Prometheus text exposition 0.0.4.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import collections
+import dataclasses
 import threading
 from collections.abc import Callable
 
@@ -35,6 +37,14 @@ def status_code(http_status: int) -> str:
     return STATUS_CODES.get(http_status, "UNKNOWN")
 
 
+@dataclasses.dataclass
+class _Histogram:
+    """One latency histogram: counts per bucket (the last one above every bound, +Inf) and their sum."""
+
+    counts: list[int] = dataclasses.field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS_US) + 1))
+    sum_us: float = 0.0
+
+
 def _labels(**labels: str) -> str:
     return "{" + ",".join(f'{key}="{_escape(value)}"' for key, value in labels.items()) + "}"
 
@@ -44,7 +54,8 @@ def _escape(value: str) -> str:
 
 
 class ServingMetrics:
-    """Counters and the latency histogram of one model's `:predict` requests, plus gauges read on demand.
+    """Counters and the latency histograms (one per entrypoint) of one model's predict requests, plus gauges read
+    on demand.
 
     Thread-safe: handler threads record while a scrape renders.
     """
@@ -54,8 +65,7 @@ class ServingMetrics:
         self._lock = threading.Lock()
         self._by_status: collections.Counter[str] = collections.Counter()
         self._by_signature: collections.Counter[tuple[str, str]] = collections.Counter()
-        self._bucket_counts = [0] * (len(LATENCY_BUCKETS_US) + 1)  # the last one: above every bound (+Inf)
-        self._latency_sum_us = 0.0
+        self._latency = {"REST": _Histogram()}  # by entrypoint; REST's is rendered from the start, GRPC's once used
         self._gauges: dict[str, tuple[str, Callable[[], float | None]]] = {}
 
     def add_gauge(self, name: str, help_text: str, read: Callable[[], float | None]) -> None:
@@ -63,32 +73,40 @@ class ServingMetrics:
         self._gauges[name] = (help_text, read)
 
     def record(self, signature: str, http_status: int, seconds: float) -> None:
-        """One answered `:predict` request; `signature` is "" when the request never named a valid one."""
+        """One answered REST `:predict` request; `signature` is "" when the request never named a valid one."""
+        self.record_code(signature, status_code(http_status), seconds, "REST")
+
+    def record_code(self, signature: str, code: str, seconds: float, entrypoint: str) -> None:
+        """One answered predict request, its status a canonical error code name ("OK", "INVALID_ARGUMENT", ...),
+        from `entrypoint` ("REST" or "GRPC")."""
         micros = seconds * 1e6
         with self._lock:
-            self._by_status[status_code(http_status)] += 1
-            self._by_signature[signature, status_code(http_status)] += 1
-            self._bucket_counts[bisect.bisect_left(LATENCY_BUCKETS_US, micros)] += 1
-            self._latency_sum_us += micros
+            self._by_status[code] += 1
+            self._by_signature[signature, code] += 1
+            histogram = self._latency.setdefault(entrypoint, _Histogram())
+            histogram.counts[bisect.bisect_left(LATENCY_BUCKETS_US, micros)] += 1
+            histogram.sum_us += micros
 
     def render(self) -> str:
         """All metrics in the Prometheus text format."""
         model = self.model_name
         with self._lock:
             by_status, by_signature = dict(self._by_status), dict(self._by_signature)
-            bucket_counts, latency_sum = list(self._bucket_counts), self._latency_sum_us
+            latency = {entrypoint: (list(histogram.counts), histogram.sum_us)
+                       for entrypoint, histogram in self._latency.items()}
         lines = [f"# HELP {REQUEST_COUNT} The total number of requests.", f"# TYPE {REQUEST_COUNT} counter"]
         lines += [f"{REQUEST_COUNT}{_labels(model_name=model, status=status)} {count}"
                   for status, count in sorted(by_status.items())]
         lines += [f"# HELP {REQUEST_LATENCY} Distribution of wall time (in microseconds) for Tensorflow Serving request.",
                   f"# TYPE {REQUEST_LATENCY} histogram"]
-        labels = {"model_name": model, "API": "predict", "entrypoint": "REST"}
-        cumulative = 0
-        for bound, count in zip([*LATENCY_BUCKETS_US, "+Inf"], bucket_counts):
-            cumulative += count
-            lines.append(f"{REQUEST_LATENCY}_bucket{_labels(**labels, le=str(bound))} {cumulative}")
-        lines += [f"{REQUEST_LATENCY}_sum{_labels(**labels)} {latency_sum}",
-                  f"{REQUEST_LATENCY}_count{_labels(**labels)} {cumulative}"]
+        for entrypoint, (bucket_counts, latency_sum) in sorted(latency.items()):
+            labels = {"model_name": model, "API": "predict", "entrypoint": entrypoint}
+            cumulative = 0
+            for bound, count in zip([*LATENCY_BUCKETS_US, "+Inf"], bucket_counts):
+                cumulative += count
+                lines.append(f"{REQUEST_LATENCY}_bucket{_labels(**labels, le=str(bound))} {cumulative}")
+            lines += [f"{REQUEST_LATENCY}_sum{_labels(**labels)} {latency_sum}",
+                      f"{REQUEST_LATENCY}_count{_labels(**labels)} {cumulative}"]
         lines += [f"# HELP {SIGNATURE_REQUEST_COUNT} Requests by signature and status (signature \"\": none valid).",
                   f"# TYPE {SIGNATURE_REQUEST_COUNT} counter"]
         lines += [f"{SIGNATURE_REQUEST_COUNT}{_labels(model_name=model, signature_name=signature, status=status)} {count}"

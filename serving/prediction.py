@@ -7,6 +7,8 @@ TensorFlow's op errors keep their codes.
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from serving import request_cost
@@ -43,8 +45,13 @@ def pixels_to_hold(state: ServerState, served: LoadedVersion, signature: str, in
     return int(pixels.sum())
 
 
-def run(state: ServerState, served: LoadedVersion, signature: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def run(state: ServerState, served: LoadedVersion, signature: str, inputs: dict[str, np.ndarray],
+        deadline: float | None = None) -> dict[str, np.ndarray]:
     """`served`'s `signature` on `inputs`, within the server's pixel budget and model slots.
+
+    Args:
+        deadline: time.monotonic() by which the call must hold its pixels and its slot (a gRPC call's deadline);
+            None: each waits up to --request_timeout_s, as REST requests do.
 
     Raises:
         RequestError: over the version's limits (above).
@@ -53,5 +60,11 @@ def run(state: ServerState, served: LoadedVersion, signature: str, inputs: dict[
         tf.errors.OpError: the signature refused the inputs or failed.
     """
     pixels = pixels_to_hold(state, served, signature, inputs)
-    with state.pixel_budget.reserve(pixels, state.limits.request_timeout_s), state.admission.slot():
+    with state.pixel_budget.reserve(pixels, _wait_s(state.limits.request_timeout_s, deadline)), \
+            state.admission.slot(_wait_s(state.admission.queue_timeout_s, deadline)):
         return served.predict(signature, inputs)
+
+
+def _wait_s(longest: float, deadline: float | None) -> float:
+    """`longest`, or less where `deadline` (time.monotonic()) comes first; 0 once it has passed."""
+    return longest if deadline is None else max(0.0, min(longest, deadline - time.monotonic()))
