@@ -11,6 +11,7 @@ from export import exporting, signatures
 from export.limits import Limits
 from export.version_names import RULE, version_flag
 from tfcolor.config import ConfigError, flags, run_layout
+from tfcolor.models import upsampling
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-request-pixels", type=flags.positive_int, default=Limits.max_request_pixels,
                         help="pixels (height x width) summed over one request's images, read from their headers; "
                              "a request over it is refused before anything is decoded (default: %(default)s)")
+    flags.add_upsample_flag(parser, tuple(upsampling.METHODS), upsampling.DEFAULT_METHOD,
+                            "how the signatures bring a*b*, predicted at the model's size, to each photo's size")
     return parser
 
 
@@ -40,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     base = Path(args.output)
     try:
         limits = Limits(args.max_pixels, args.max_batch, args.max_request_pixels)
-        path = exporting.export_run(args.checkpoints_path, base, args.version, args.image_size, limits)
+        path = exporting.export_run(args.checkpoints_path, base, args.version, args.image_size, limits, args.upsample)
     except (run_layout.RunError, ConfigError) as error:
         parser.error(str(error))
     except FileExistsError as error:
@@ -51,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"Exported version {path.name} to {path} (signatures: {', '.join(signatures.SIGNATURES)}; "
           f"at most {limits.max_batch} images and {limits.max_request_pixels} pixels per request, "
-          f"{limits.max_pixels} pixels per image)")
+          f"{limits.max_pixels} pixels per image; colour brought to each photo's size by {args.upsample})")
     print(f"Serve it: python -m serving.devserver --model_name {base.name} --model_base_path {base.resolve()} "
           "--rest_api_port 8501")
     return 0

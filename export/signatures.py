@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from export.limits import Limits
 from tfcolor.data import color, images
-from tfcolor.models import inference
+from tfcolor.models import inference, upsampling
 from tfcolor.models.colorizer import Colorizer
 
 SIGNATURES = ("serving_default", "colorize_rgb", "colorize_lab", "image_sizes")
@@ -68,24 +68,40 @@ def _checked_encoded(image_bytes: tf.Tensor, limits: Limits) -> tf.Tensor:
         return tf.identity(image_bytes)
 
 
-def build_archive(model: Colorizer, model_size: int, limits: Limits = Limits()) -> keras.export.ExportArchive:
-    """An ExportArchive holding the model's weights and the three signatures above."""
+def build_archive(model: Colorizer, model_size: int, limits: Limits = Limits(),
+                  upsample: str = upsampling.DEFAULT_METHOD) -> keras.export.ExportArchive:
+    """An ExportArchive holding the model's weights and the four signatures above.
+
+    `serving_default` and `colorize_rgb` run the generator once per call, on all its images at once:
+    each image is brought to the model's square (`inference.model_input`), the batch colorized, and
+    each result's colour joined to the image's own full-resolution L (`upsample`: `bilinear` or
+    `guided`). So TF-Serving's batching, which merges requests into one call, gives the network its
+    batch, and an image's result does not depend on its batch-mates.
+    """
+    upsampling.check_method(upsample)
     archive = keras.export.ExportArchive()
     for network in model.inference_networks:  # the only weights inference uses (the moving average, if kept)
         archive.track(network)
 
-    def colorize_one(rgb: tf.Tensor) -> tf.Tensor:
-        return _to_uint8(inference.colorize_rgb(model, rgb, model_size))
-
     def serve_encoded(image_bytes):
-        def one(contents):
+        def prepare(contents):
             rgb = images.decode_rgb(contents)
-            return tf.io.encode_png(colorize_one(rgb)), tf.shape(rgb)[:2]
+            # Kept flat until its colour is known: photos of different sizes cannot share a dense tensor.
+            return inference.model_input(rgb, model_size), tf.reshape(inference.lightness_of(rgb), [-1]), tf.shape(rgb)[:2]
 
-        pngs, sizes = tf.map_fn(
-            one, _checked_encoded(image_bytes, limits),
-            fn_output_signature=(tf.TensorSpec([], tf.string), tf.TensorSpec([2], tf.int32)),
+        small, lightness, sizes = tf.map_fn(
+            prepare, _checked_encoded(image_bytes, limits), parallel_iterations=1,
+            fn_output_signature=(tf.TensorSpec([model_size, model_size, 3], tf.float32),
+                                 tf.RaggedTensorSpec([None], tf.float32, ragged_rank=0), tf.TensorSpec([2], tf.int32)),
         )
+        ab_small = inference.colors_at_model_size(model, small)
+
+        def finish(index):
+            own = tf.reshape(lightness[index], tf.concat([sizes[index], [1]], axis=0))
+            return tf.io.encode_png(_to_uint8(inference.join_colors(own, ab_small[index], upsample)))
+
+        pngs = tf.map_fn(finish, tf.range(tf.shape(small)[0]), fn_output_signature=tf.TensorSpec([], tf.string),
+                         parallel_iterations=1)
         return {"colorized_bytes": pngs, "image_size": sizes}
 
     def serve_rgb(images):
@@ -95,7 +111,12 @@ def build_archive(model: Colorizer, model_size: int, limits: Limits = Limits()) 
         with tf.control_dependencies([tf.debugging.Assert(
                 tf.logical_or(channels == 1, channels == 3), ["colorize_rgb expects 1 or 3 channels, got", channels])]):
             rgb = tf.cond(channels == 1, lambda: tf.tile(images[..., :1], [1, 1, 1, 3]), lambda: images[..., :3])
-        colorized = tf.map_fn(colorize_one, rgb, fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
+        small = tf.map_fn(lambda one: inference.model_input(one, model_size), rgb,
+                          fn_output_signature=tf.TensorSpec([model_size, model_size, 3], tf.float32))
+        ab_small = inference.colors_at_model_size(model, small)
+        colorized = tf.map_fn(
+            lambda pair: _to_uint8(inference.join_colors(inference.lightness_of(pair[0]), pair[1], upsample)),
+            (rgb, ab_small), fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8), parallel_iterations=1)
         return {"colorized_rgb": colorized}
 
     def serve_lab(l_scaled):
