@@ -1,6 +1,8 @@
 """Validation of the TF-Serving config files in this folder, against TF-Serving's own field names.
 
-`models.config` is parsed with TF-Serving's `ModelServerConfig` proto (from tensorflow-serving-api).
+`models.config` is parsed with TF-Serving's `ModelServerConfig` proto (from tensorflow-serving-api),
+with the rules TF-Serving checks before serving it (unique names, absolute base paths); the dev
+server reads its `--model_config_file` with the same `read_model_config`.
 That package does not ship the batching-parameters or monitoring protos, so their schemas are
 declared here from TF-Serving's documented fields (`BatchingParameters` in
 session_bundle_config.proto, `MonitoringConfig` in monitoring_config.proto); a misspelt or unknown
@@ -65,12 +67,49 @@ BatchingParameters = message_factory.GetMessageClass(_POOL.FindMessageTypeByName
 MonitoringConfig = message_factory.GetMessageClass(_POOL.FindMessageTypeByName("tfcolor.serving.MonitoringConfig"))
 
 
+class ModelConfigError(ValueError):
+    """A `--model_config_file` that cannot be read, or that TF-Serving would refuse; the message names the file."""
+
+
 def parse_model_config(text: str) -> model_server_config_pb2.ModelServerConfig:
-    """Parse a `--model_config_file`; raises `text_format.ParseError` on unknown fields or bad values."""
+    """Parse a `--model_config_file`; raises `text_format.ParseError` on unknown fields or bad values, and
+    ValueError (in TF-Serving's words where it has them) on a model without a name or base path, a name listed
+    twice, or a relative base path (TF-Serving takes only absolute paths or URIs)."""
     config = text_format.Parse(text, model_server_config_pb2.ModelServerConfig())
+    names = set()
     for model in config.model_config_list.config:
         if not model.name or not model.base_path:
             raise ValueError(f"every model needs a name and a base_path, got: {text_format.MessageToString(model)!r}")
+        if model.name in names:
+            raise ValueError(f"Illegal to list model {model.name} multiple times in config list")
+        names.add(model.name)
+        if not (model.base_path.startswith("/") or "://" in model.base_path):
+            raise ValueError(f"Expected model {model.name} to have an absolute path or URI; got "
+                             f"base_path()={model.base_path}")
+    return config
+
+
+def read_model_config(path: Path) -> model_server_config_pb2.ModelServerConfig:
+    """The `--model_config_file` at `path`, parsed and checked as `parse_model_config` does.
+
+    Raises:
+        ModelConfigError: the file cannot be read, does not parse (text_format's message, with its line and
+            column) or breaks one of TF-Serving's rules.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ModelConfigError(f"cannot read the model config {path}: {error}") from None
+    try:
+        return parse_model_config(text)
+    except (text_format.ParseError, ValueError) as error:
+        raise ModelConfigError(f"model config {path}: {error}") from None
+
+
+def single_model_config(name: str, base_path: str) -> model_server_config_pb2.ModelServerConfig:
+    """The config `--model_name`/`--model_base_path` stand for, as TF-Serving builds it: one model, default policy."""
+    config = model_server_config_pb2.ModelServerConfig()
+    config.model_config_list.config.add(name=name, base_path=base_path, model_platform="tensorflow")
     return config
 
 

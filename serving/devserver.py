@@ -1,21 +1,25 @@
 """A development server with TF-Serving's REST surface, for machines that cannot run its container.
 
     python -m serving.devserver --model_name tfcolor --model_base_path models/tfcolor --rest_api_port 8501
+    python -m serving.devserver --model_config_file serving/models.config --volume models:/models
 
 Production uses the real `tensorflow/serving` container (serving/Dockerfile). This server answers
 the part of its REST API the project uses, with the same JSON shapes and error bodies:
 
-    POST /v1/models/<name>[/versions/<v>]:predict     row ("instances") or columnar ("inputs")
-    GET  /v1/models/<name>[/versions/<v>]              version status (with load errors)
-    GET  /v1/models/<name>[/versions/<v>]/metadata     signature definitions
+    POST /v1/models/<name>[/versions/<v>|/labels/<l>]:predict     row ("instances") or columnar ("inputs")
+    GET  /v1/models/<name>[/versions/<v>|/labels/<l>]              version status (with load errors)
+    GET  /v1/models/<name>[/versions/<v>|/labels/<l>]/metadata     signature definitions
     GET  /monitoring/prometheus/metrics                Prometheus metrics, under TF-Serving's names
     GET  / (or /index.html)                            a page to try the model in a browser (`serving.try_page`)
 
 With `--port`, its gRPC API as well (`serving.grpc_service`: Predict, GetModelMetadata, GetModelStatus), on
 the same models, limits, queue and metrics.
 
-It serves the newest version under the base path and picks up newly exported versions without a
-restart. It stays up and answers under load and hostile input: every limit is in `ServerLimits`,
+It serves the models a TF-Serving `--model_config_file` lists (`serving.model_set`: version policies,
+labels, the file re-read every `--model_config_file_poll_wait_seconds`), or the one `--model_name` and
+`--model_base_path` name (its newest version), and picks up newly exported versions, and removed
+ones, without a restart.
+It stays up and answers under load and hostile input: every limit is in `ServerLimits`,
 and every request gets an HTTP answer with a JSON `{"error": ...}` body when it is refused.
 `--rest_api_host` takes an IPv4 or IPv6 address (`::1`, `::`) or a host name.
 """
@@ -29,12 +33,15 @@ import socket
 import sys
 import threading
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 
+from serving import config_schema
 from serving.connections import LingeringCloser, ListenError, canned_response
 from serving.grpc_service import grpc_address, start_grpc_server
 from serving.handler import ServingHandler
 from serving.limits import RETRY_AFTER_SECONDS, ServerLimits
 from serving.model_registry import ModelRegistry
+from serving.model_set import ModelSet, Volume
 from serving.server_state import ServerState
 
 logger = logging.getLogger("serving.devserver")  # not __name__: that is "__main__" under `python -m`
@@ -60,9 +67,10 @@ class DevServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 1024  # the listen backlog: a burst of connections waits in the kernel instead of being reset
 
-    def __init__(self, address: tuple[str, int], registry: ModelRegistry, poll_seconds: float = 1.0,
+    def __init__(self, address: tuple[str, int], models: ModelSet | ModelRegistry, poll_seconds: float = 1.0,
                  limits: ServerLimits = ServerLimits(), verbose: bool = False):
-        """Listen on `address` (host, port), then load the newest version and start watching for new ones.
+        """Listen on `address` (host, port), then load the versions of `models` (a set, or one model) their policies
+        name and start watching for new ones (and for a changed config file, when the set watches one).
 
         Raises:
             ListenError: the host does not resolve, the port is out of range, or the socket cannot be bound
@@ -78,9 +86,10 @@ class DevServer(ThreadingHTTPServer):
             self._closer.close()
             reason = getattr(error, "strerror", None) or error
             raise ListenError(f"cannot listen on {host!r} port {port}: {reason}") from error
-        self.state = ServerState.build(registry, limits, verbose)  # what ServingHandler reads
-        registry.refresh()
-        self._poller = threading.Thread(target=registry.poll, args=(poll_seconds, self._stop_polling), daemon=True)
+        self.state = ServerState.build(ModelSet.serving(models), limits, verbose)  # what ServingHandler reads
+        self.state.models.refresh()
+        self._poller = threading.Thread(target=self.state.models.poll, args=(poll_seconds, self._stop_polling),
+                                        daemon=True)
         self._poller.start()
 
     def process_request(self, request, client_address):
@@ -120,8 +129,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m serving.devserver",
         description="Development server with TF-Serving's REST API (production: the tensorflow/serving container).",
     )
-    parser.add_argument("--model_name", required=True, help="name in /v1/models/<name>")
-    parser.add_argument("--model_base_path", required=True, help="folder holding numbered version folders")
+    parser.add_argument("--model_name", help="name in /v1/models/<name> of the one model served (with --model_base_path)")
+    parser.add_argument("--model_base_path", help="folder holding its numbered version folders")
+    parser.add_argument("--model_config_file", type=Path,
+                        help="instead: a TF-Serving ModelServerConfig in text format (serving/models.config): several "
+                             "models, version policies (latest, specific, all) and version_labels")
+    parser.add_argument("--model_config_file_poll_wait_seconds", type=float, default=0.0,
+                        help="re-read --model_config_file this often and serve what it says then (default: 0, never)")
+    parser.add_argument("--volume", type=Volume.parse, action="append", default=[], metavar="HOST_DIR:CONTAINER_DIR",
+                        help="read the config's base paths under CONTAINER_DIR from HOST_DIR, as the container's "
+                             "mount does (docker-compose.yml: ../models:/models); repeatable; the dev server's own flag")
     parser.add_argument("--rest_api_port", type=int, default=8501, help="port of the REST API")
     parser.add_argument("--rest_api_host", default="127.0.0.1",
                         help="address to bind, IPv4 or IPv6 (::1, ::) or a host name (development default: loopback only)")
@@ -153,18 +170,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def serving_models(args: argparse.Namespace) -> ModelSet:
+    """The models the flags name: those of --model_config_file (re-read every --model_config_file_poll_wait_seconds),
+    or the one of --model_name and --model_base_path, as TF-Serving builds its config from them.
+
+    Raises:
+        config_schema.ModelConfigError: the config file cannot be read, or TF-Serving would refuse it.
+    """
+    if args.model_config_file is None:
+        config = config_schema.single_model_config(args.model_name, str(Path(args.model_base_path).absolute()))
+    else:
+        config = config_schema.read_model_config(args.model_config_file)
+    try:
+        models = ModelSet.from_config(config, args.volume, args.max_num_load_retries, args.file_system_poll_wait_seconds)
+    except ValueError as error:  # a config listing no model
+        raise config_schema.ModelConfigError(f"model config {args.model_config_file}: {error}") from None
+    if args.model_config_file is not None:
+        models.watch_config_file(args.model_config_file, args.model_config_file_poll_wait_seconds)
+    return models
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if (args.model_config_file is None) == (args.model_name is None or args.model_base_path is None) or (
+            args.model_config_file is not None and (args.model_name or args.model_base_path)):
+        parser.error("give --model_name and --model_base_path (one model), or --model_config_file (instead of both)")
     try:
         limits = ServerLimits(**{field.name: getattr(args, field.name) for field in dataclasses.fields(ServerLimits)})
     except ValueError as error:
         parser.error(str(error))
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    registry = ModelRegistry(args.model_name, args.model_base_path, args.max_num_load_retries,
-                             args.file_system_poll_wait_seconds)
     try:
-        server = DevServer((args.rest_api_host, args.rest_api_port), registry, args.file_system_poll_wait_seconds,
+        models = serving_models(args)
+    except config_schema.ModelConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    try:
+        server = DevServer((args.rest_api_host, args.rest_api_port), models, args.file_system_poll_wait_seconds,
                            limits, args.verbose)
     except ListenError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -177,11 +220,14 @@ def main(argv: list[str] | None = None) -> int:
             server.server_close()
             print(f"error: {error}", file=sys.stderr)
             return 1
-    current = registry.current()
-    state = f"version {current.version}" if current else f"no version yet under {args.model_base_path}"
+    states = []
+    for name in models.names():
+        registry = models.get(name)
+        versions = ", ".join(map(str, registry.served_versions()))
+        states.append(f"{name} (version {versions})" if versions else f"{name} (no version yet under {registry.base_path})")
     host, port = server.server_address[:2]
     host = f"[{host}]" if ":" in host else host  # an IPv6 address, as URLs write it
-    print(f"Serving {args.model_name} ({state}) at http://{host}:{port}/v1/models/{args.model_name}", flush=True)
+    print(f"Serving {', '.join(states)} at http://{host}:{port}/v1/models/{models.names()[0]}", flush=True)
     if grpc_server is not None:  # a second line, so the first stays the REST address it always was
         print(f"gRPC (tensorflow.serving.PredictionService, ModelService) at "
               f"{grpc_address(args.rest_api_host, grpc_port)}", flush=True)

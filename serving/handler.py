@@ -31,7 +31,10 @@ from serving.log_lines import escape
 from serving.model_registry import LoadedVersion, VersionStatus
 from serving.server_state import NotFound, ServerState
 
-_ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[0-9]+))?(?P<rest>/metadata|:predict)?$")
+_ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[0-9]+)|/labels/(?P<label>[^/:]+))?"
+                    r"(?P<rest>/metadata|:predict)?$")
+# The HTTP status of each canonical code a model lookup (ServerState.find, .statuses) refuses with.
+_LOOKUP_STATUS = {"NOT_FOUND": HTTPStatus.NOT_FOUND, "INVALID_ARGUMENT": HTTPStatus.BAD_REQUEST}
 
 logger = logging.getLogger(__name__)
 
@@ -154,8 +157,8 @@ class ServingHandler(BaseHTTPRequestHandler):
         if self._discard_after_answer:
             self._discard_body(self._discard_after_answer)
 
-    def _route(self) -> tuple[str | None, str, int | None]:
-        """The path -> (route suffix: None, "/metadata" or ":predict"; model name; version or None)."""
+    def _route(self) -> tuple[str | None, str, int | None, str | None]:
+        """The path -> (route suffix: None, "/metadata" or ":predict"; model name; version or None; label or None)."""
         match = _ROUTE.match(self.path.split("?", 1)[0])
         if not match:
             raise HttpError(HTTPStatus.NOT_FOUND, f"Malformed request: {self.command} {_shorten(self.path)}")
@@ -163,13 +166,13 @@ class ServingHandler(BaseHTTPRequestHandler):
         significant = (digits or "").lstrip("0") or "0"
         if len(significant) > len(str(MAX_VERSION)) or int(significant) > MAX_VERSION:  # int() only of short ones
             raise HttpError(HTTPStatus.BAD_REQUEST, f"Version {_shorten(digits, 24)} is not a 64-bit integer")
-        return match["rest"], match["name"], int(significant) if digits else None
+        return match["rest"], match["name"], int(significant) if digits else None, match["label"]
 
-    def _served(self, name: str, version: int | None) -> LoadedVersion:
+    def _served(self, name: str, version: int | None, label: str | None) -> LoadedVersion:
         try:
-            return self.state.find(name, version)
+            return self.state.find(name, version, label)
         except NotFound as error:
-            raise HttpError(HTTPStatus.NOT_FOUND, str(error)) from None
+            raise HttpError(_LOOKUP_STATUS[error.code], str(error)) from None
 
     def _get(self) -> None:
         self._request_received()
@@ -181,15 +184,15 @@ class ServingHandler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.OK, try_page.render(self.state.model_names()[0]), try_page.CONTENT_TYPE,
                        try_page.HEADERS)
             return
-        rest, name, version = self._route()
+        rest, name, version, label = self._route()
         if rest is None:
             try:
-                statuses = self.state.statuses(name, version)
+                statuses = self.state.statuses(name, version, label)
             except NotFound as error:
-                raise HttpError(HTTPStatus.NOT_FOUND, str(error)) from None
+                raise HttpError(_LOOKUP_STATUS[error.code], str(error)) from None
             self._send(HTTPStatus.OK, status_json(statuses))
             return
-        served = self._served(name, version)
+        served = self._served(name, version, label)
         if rest == ":predict":
             raise HttpError(HTTPStatus.METHOD_NOT_ALLOWED, "Use POST for :predict")
         self._send(HTTPStatus.OK, metadata_json(name, served))
@@ -236,16 +239,16 @@ class ServingHandler(BaseHTTPRequestHandler):
 
     def _post(self) -> None:
         try:
-            rest, name, version = self._route()
+            rest, name, version, label = self._route()
         except HttpError:
             self._read_body()  # read (or refused, when too large) before the routing error is answered
             raise
-        if rest == ":predict" and name in self.state.model_names():
+        if rest == ":predict" and name == self.state.metrics.model_name:  # the metrics are the first model's
             self._signature = ""  # counted in the metrics from here on, refusals of its body included
         body = self._read_body()
         if rest != ":predict":
             raise HttpError(HTTPStatus.NOT_FOUND, f"Malformed request: POST {_shorten(self.path)}")
-        served = self._served(name, version)
+        served = self._served(name, version, label)
         try:
             payload = self._predict(served, body)
         except Overloaded as error:

@@ -1,13 +1,23 @@
-"""The versions of one model loaded from a TF-Serving base path, refreshed as new versions appear.
+"""The versions of one model loaded from a TF-Serving base path, as its version policy names them, refreshed
+as version folders appear and disappear.
 
-Like TF-Serving's default version policy (`latest { num_versions: 1 }`), only the newest version
-is served; a newer one replaces it once it has loaded completely.
+Which versions are served follows TF-Serving's `model_version_policy` (`VersionPolicy`):
+`latest { num_versions: N }` (the default, N = 1) serves the N newest version folders,
+`specific { versions: ... }` exactly those, and `all` every one. A request without a version gets
+the newest served one. A version is loaded before any it replaces is unloaded, so a rollout leaves no
+gap; then every served version the policy no longer names, or whose folder was removed, is unloaded
+and reported `END`: TF-Serving's rollback (remove the newest folder and the previous version serves
+again). As TF-Serving's AvailabilityPreservingPolicy does, while none of the versions the policy
+names has loaded, the newest served version stays, and when the policy names no folder at all,
+nothing is served.
 
 A version that fails to load is handled as TF-Serving does: the reason is logged and shown in the
-status (`state: END`, `status.error_message`), the served version keeps serving, and the load is
+status (`state: END`, `status.error_message`), the served versions keep serving, and the load is
 retried at later polls with a doubling back-off, at most `max_load_retries` times
 (TF-Serving's `--max_num_load_retries`). A version folder whose files change (a copy that was still
-in progress) gets a fresh set of retries, so it loads once complete.
+in progress) gets a fresh set of retries, so it loads once complete. Under `latest`, the next older
+folder that loads stands in for a failed one meanwhile (TF-Serving leaves its place empty), so a
+server started beside a half-copied newest version serves the previous one.
 
 Version folders are named as TF-Serving reads them (`export.version_names`); any other folder beside
 them (`²`, a number beyond int64) is ignored, with one log line per name, and never stops the
@@ -19,10 +29,12 @@ import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import tensorflow as tf
 from tensorflow.core.protobuf import error_codes_pb2, saved_model_pb2
+from tensorflow_serving.config import file_system_storage_path_source_pb2
 
 from export import warmup
 from export.limits import Limits
@@ -58,9 +70,46 @@ class VersionStatus:
     """What the status endpoint reports for one version: TF-Serving's state and error status."""
 
     version: int
-    state: str  # a ModelVersionStatus.State name: AVAILABLE, or END for a version that failed to load
+    state: str  # a ModelVersionStatus.State name: AVAILABLE, or END for a version unloaded or that failed to load
     error_code: str = "OK"  # a tensorflow.error.Code name
     error_message: str = ""
+
+
+ServableVersionPolicy = file_system_storage_path_source_pb2.FileSystemStoragePathSourceConfig.ServableVersionPolicy
+
+
+@dataclasses.dataclass(frozen=True)
+class VersionPolicy:
+    """Which versions to serve, as TF-Serving's `model_version_policy` says.
+
+    Args:
+        latest: int or None. `latest { num_versions: N }`: the N newest versions; None for `all` and `specific`.
+            Defaults to 1, TF-Serving's default policy.
+        specific: frozenset of int or None. `specific { versions: ... }`: only these. Defaults to None (any).
+    """
+
+    latest: int | None = 1
+    specific: frozenset[int] | None = None
+
+    @classmethod
+    def from_proto(cls, policy: ServableVersionPolicy) -> VersionPolicy:
+        """The policy a `ModelConfig.model_version_policy` names (unset: `latest`, and num_versions 0 counts as 1,
+        as in TF-Serving)."""
+        choice = policy.WhichOneof("policy_choice")
+        if choice == "all":
+            return cls(latest=None)
+        if choice == "specific":
+            return cls(latest=None, specific=frozenset(policy.specific.versions))
+        return cls(latest=max(policy.latest.num_versions, 1))
+
+    def candidates(self, on_disk: Iterable[int]) -> list[int]:
+        """The version folders the policy may serve, newest first; `latest` takes the first `latest` that load."""
+        return sorted((v for v in on_disk if self.specific is None or v in self.specific), reverse=True)
+
+    def __str__(self) -> str:
+        if self.specific is not None:
+            return "specific { " + " ".join(f"versions: {v}" for v in sorted(self.specific)) + " }"
+        return "all {}" if self.latest is None else f"latest {{ num_versions: {self.latest} }}"
 
 
 @dataclasses.dataclass
@@ -108,23 +157,42 @@ def error_code_name(error: Exception) -> str:
 
 
 class ModelRegistry:
-    """Serves the newest version under `base_path` that loads; `refresh()` picks up new ones.
+    """Serves the versions under `base_path` that `policy` names and that load; `refresh()` applies what changed.
 
     Args:
         retry_interval_seconds: wait before the first retry of a failed version; doubles after each.
+        policy: which versions to serve. Defaults to the newest one.
+        labels: `version_labels` of the model's config: label -> version.
     """
 
     def __init__(self, name: str, base_path: str | Path, max_load_retries: int = DEFAULT_MAX_LOAD_RETRIES,
-                 retry_interval_seconds: float = 1.0):
+                 retry_interval_seconds: float = 1.0, policy: VersionPolicy = VersionPolicy(),
+                 labels: Mapping[str, int] | None = None):
         self.name = name
         self.base_path = Path(base_path)
         self.max_load_retries = max_load_retries
         self.retry_interval_seconds = retry_interval_seconds
-        self._current: LoadedVersion | None = None
+        self._policy = policy
+        self._labels = dict(labels or {})
+        self._served: dict[int, LoadedVersion] = {}
+        self._ended: set[int] = set()  # versions unloaded (END, OK), as TF-Serving keeps reporting them
         self._failures: dict[int, _LoadFailure] = {}
         self._ignored: set[str] = set()  # folder names that are no version, logged once each
-        self._lock = threading.Lock()  # guards _current and _failures
+        self._lock = threading.Lock()  # guards the policy, the labels, _served, _ended and _failures
         self._loading = threading.Lock()  # one refresh at a time
+
+    @property
+    def policy(self) -> VersionPolicy:
+        return self._policy
+
+    def configure(self, policy: VersionPolicy, labels: Mapping[str, int]) -> None:
+        """A new version policy and labels (a changed model config); served versions change at the next `refresh()`."""
+        with self._lock:
+            self._policy, self._labels = policy, dict(labels)
+
+    def labels(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._labels)
 
     def versions_on_disk(self) -> list[int]:
         """The version folders under the base path, newest first (complete or not: TF-Serving's view); the first
@@ -145,27 +213,54 @@ class ModelRegistry:
         return sorted(found, reverse=True)
 
     def refresh(self) -> None:
-        """Load the newest version newer than the served one that loads; record and retry the ones that fail."""
+        """Load the versions the policy names that are not served yet (newest first), then unload the served
+        versions it no longer names; record and retry the ones that fail."""
         with self._loading:
             on_disk = self.versions_on_disk()
-            current = self.current()
-            for version in on_disk:
-                if current is not None and version <= current.version:
+            with self._lock:
+                policy, served = self._policy, set(self._served)
+            candidates = policy.candidates(on_disk)
+            wanted, reached = [], set()
+            for version in candidates:
+                if policy.latest is not None and len(wanted) == policy.latest:
                     break
-                if not self._due(version):
-                    continue
-                try:
-                    loaded = load_version(self.base_path / str(version))
-                except Exception as error:  # a broken version must not take the served one down
-                    self._record_failure(version, error)
-                    continue
-                with self._lock:
-                    self._current = loaded
-                    self._failures = {v: f for v, f in self._failures.items() if v > version}
-                logger.info("model %s: version %d loaded and serving", self.name, version)
-                break
-            with self._lock:  # forget failures of folders that were removed
-                self._failures = {v: f for v, f in self._failures.items() if v in on_disk}
+                reached.add(version)
+                if version in served or (self._due(version) and self._load(version)):
+                    wanted.append(version)
+            # AvailabilityPreservingPolicy: while none of the versions it names has loaded, the newest served one stays.
+            keep = set(wanted) if wanted or not candidates else set(sorted(served)[-1:])
+            with self._lock:
+                for version in sorted(set(self._served) - keep):
+                    del self._served[version]
+                    self._ended.add(version)
+                    reason = "its folder was removed" if version not in on_disk else f"not among those {policy} serves"
+                    logger.info("model %s: version %d unloaded (%s)", self.name, version, reason)
+                # Failures are shown while the version is one the policy could serve: not once a folder is removed,
+                # nor for older folders that newer served versions make irrelevant.
+                self._failures = {v: f for v, f in self._failures.items() if v in reached}
+
+    def _load(self, version: int) -> bool:
+        try:
+            loaded = load_version(self.base_path / str(version))
+        except Exception as error:  # a broken version must not take the served ones down
+            self._record_failure(version, error)
+            return False
+        with self._lock:
+            self._served[version] = loaded
+            self._failures.pop(version, None)
+            self._ended.discard(version)
+        logger.info("model %s: version %d loaded and serving", self.name, version)
+        return True
+
+    def unload_all(self) -> None:
+        """Stop serving every version (the model left the config): each is reported END."""
+        with self._loading, self._lock:
+            if self._served:
+                logger.info("model %s: versions %s unloaded (the model is no longer in the config)", self.name,
+                            ", ".join(map(str, sorted(self._served))))
+            self._ended.update(self._served)
+            self._served.clear()
+            self._failures.clear()
 
     def _due(self, version: int) -> bool:
         with self._lock:
@@ -191,29 +286,29 @@ class ModelRegistry:
                 else "no retries left until its files change")
         logger.warning("model %s: %s; %s", self.name, message, then)
 
-    def current(self) -> LoadedVersion | None:
+    def served_versions(self) -> list[int]:
+        """The versions being served, newest first."""
         with self._lock:
-            return self._current
+            return sorted(self._served, reverse=True)
+
+    def current(self) -> LoadedVersion | None:
+        """The newest served version: what a request without a version gets."""
+        return self.get(None)
 
     def get(self, version: int | None) -> LoadedVersion | None:
-        """The served version, if it matches `version` (None = latest)."""
-        current = self.current()
-        if current is None or (version is not None and version != current.version):
-            return None
-        return current
+        """The served `version` (None = the newest served), or None when it is not served."""
+        with self._lock:
+            if version is None:
+                return self._served[max(self._served)] if self._served else None
+            return self._served.get(version)
 
     def statuses(self, version: int | None = None) -> list[VersionStatus]:
-        """The served version (AVAILABLE) first, then versions that failed to load (END, with the reason);
-        only `version`'s when given."""
+        """Every version this registry has served or tried, newest first, as TF-Serving's status lists them:
+        AVAILABLE, END with the reason for one that failed to load, END (OK) for one unloaded; only `version`'s
+        when given."""
         with self._lock:
-            current, failures = self._current, dict(self._failures)
-        found = [VersionStatus(current.version, "AVAILABLE")] if current else []
-        found += [VersionStatus(v, "END", f.error_code, f.error_message) for v, f in sorted(failures.items(), reverse=True)]
-        return [status for status in found if version is None or status.version == version]
-
-    def poll(self, interval_seconds: float, stop: threading.Event) -> None:
-        while not stop.wait(interval_seconds):
-            try:
-                self.refresh()
-            except Exception:  # the poller must outlive a surprise (e.g. the base path unreadable)
-                logger.exception("model %s: looking for new versions failed", self.name)
+            served, failures, ended = set(self._served), dict(self._failures), set(self._ended)
+        found = {v: VersionStatus(v, "END") for v in ended}
+        found.update({v: VersionStatus(v, "END", f.error_code, f.error_message) for v, f in failures.items()})
+        found.update({v: VersionStatus(v, "AVAILABLE") for v in served})
+        return [found[v] for v in sorted(found, reverse=True) if version is None or v == version]

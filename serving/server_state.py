@@ -1,8 +1,9 @@
-"""What every connection of the dev server shares: the model registry, the limits, admission control, metrics
+"""What every connection of the dev server shares: the served models, the limits, admission control, metrics
 and the rate limit of its refusals' log lines.
 
 The server builds one `ServerState` and each request handler reads it (`self.server.state`), so the
-handler depends on this object and not on the server class.
+handler depends on this object and not on the server class. Every protocol finds a model's version
+through `find` and `statuses` alone, by name and version or label, and gets TF-Serving's errors.
 """
 from __future__ import annotations
 
@@ -13,18 +14,36 @@ from serving.connections import OpenConnections
 from serving.limits import ServerLimits
 from serving.log_lines import RateLimit
 from serving.metrics import ServingMetrics
-from serving.model_registry import LoadedVersion, ModelRegistry, VersionStatus
+from serving.model_registry import LoadedVersion, VersionStatus
+from serving.model_set import ModelSet
 
 
 class NotFound(LookupError):
-    """No model, version or label of that name is served: TF-Serving's NOT_FOUND (HTTP 404), in its words."""
+    """No model, version or label of that name is served: TF-Serving's NOT_FOUND (HTTP 404), in its words.
+
+    `code` is the canonical error code a protocol answers with (`UnknownLabel`'s differs)."""
+
+    code = "NOT_FOUND"
+
+
+class UnknownLabel(NotFound):
+    """A label the model's config does not name: TF-Serving's INVALID_ARGUMENT (HTTP 400), "Unrecognized servable
+    version label: ..."."""
+
+    code = "INVALID_ARGUMENT"
+
+
+def _newest_version(models: ModelSet, name: str) -> int | None:
+    registry = models.get(name)
+    current = registry.current() if registry is not None else None
+    return current.version if current is not None else None
 
 
 @dataclasses.dataclass(frozen=True)
 class ServerState:
     """The shared objects of one dev server; `build` makes them consistent with `limits`."""
 
-    registry: ModelRegistry
+    models: ModelSet
     limits: ServerLimits
     verbose: bool
     admission: Admission
@@ -35,42 +54,63 @@ class ServerState:
     refusal_log: RateLimit  # 4xx log lines, per status and client address
 
     def model_names(self) -> list[str]:
-        """The names of the models this server serves."""
-        return [self.registry.name]
+        """The names of the models this server serves, in the config's order."""
+        return self.models.names()
 
-    def find(self, name: str, version: int | None = None, label: str | None = None) -> LoadedVersion:
-        """The loaded version a request addresses: the given version or label of model `name`, or its latest.
+    def _labelled(self, name: str, label: str) -> int:
+        """The version `label` names in model `name`'s config.
 
         Raises:
-            NotFound: in TF-Serving's words ("Servable not found for request: Specific(tfcolor, 3)").
+            UnknownLabel: the model is not served or its config has no such label.
         """
-        served = self.registry.get(version) if name == self.registry.name and label is None else None
+        registry = self.models.get(name)
+        version = registry.labels().get(label) if registry is not None else None
+        if version is None:
+            raise UnknownLabel(f"Unrecognized servable version label: {label}")
+        return version
+
+    def find(self, name: str, version: int | None = None, label: str | None = None) -> LoadedVersion:
+        """The loaded version a request addresses: the given version or label of model `name`, or its newest.
+
+        Raises:
+            NotFound: in TF-Serving's words ("Servable not found for request: Specific(tfcolor, 3)"), also for a
+                label naming a version that is not served.
+            UnknownLabel: `label` is not one of the model's labels.
+        """
+        if label is not None:
+            version = self._labelled(name, label)
+        registry = self.models.get(name)
+        served = registry.get(version) if registry is not None else None
         if served is None:
             wanted = f"Specific({name}, {version})" if version is not None else f"Latest({name})"
-            if label is not None:
-                wanted = f"Specific({name}, label {label})"
             raise NotFound(f"Servable not found for request: {wanted}")
         return served
 
-    def statuses(self, name: str, version: int | None = None) -> list[VersionStatus]:
-        """What the status endpoint reports for model `name` (one version's when given).
+    def statuses(self, name: str, version: int | None = None, label: str | None = None) -> list[VersionStatus]:
+        """What the status endpoint reports for model `name` (one version's, or its label's, when given); a model a
+        config dropped still reports its versions (END).
 
         Raises:
             NotFound: no such model or version, as `find` words it.
+            UnknownLabel: `label` is not one of the model's labels.
         """
-        found = self.registry.statuses(version) if name == self.registry.name else []
+        if label is not None:
+            version = self._labelled(name, label)
+        registry = self.models.reported(name)
+        found = registry.statuses(version) if registry is not None else []
         if not found:
             self.find(name, version)  # raises the NotFound TF-Serving gives
         return found
 
     @classmethod
-    def build(cls, registry: ModelRegistry, limits: ServerLimits, verbose: bool = False) -> ServerState:
-        """The state for serving `registry` within `limits`, its gauges registered in its metrics."""
+    def build(cls, models: ModelSet, limits: ServerLimits, verbose: bool = False) -> ServerState:
+        """The state for serving `models` within `limits`, its gauges registered in its metrics (those of the first
+        model)."""
         admission = Admission(limits.max_concurrent_requests, limits.max_queue, limits.request_timeout_s)
         body_budget = Budget(limits.max_buffered_bytes, "bytes of request bodies and parsed JSON")
         pixel_budget = Budget(limits.max_decoded_pixels, "decoded pixels")
         connections = OpenConnections(limits.max_connections)
-        metrics = ServingMetrics(registry.name)
+        metrics = ServingMetrics(models.names()[0])
         metrics.add_gauge("tfcolor_devserver_queue_depth", "Requests waiting for a model call.", lambda: admission.waiting)
         metrics.add_gauge("tfcolor_devserver_running_requests", "Model calls running.", lambda: admission.running)
         metrics.add_gauge("tfcolor_devserver_open_connections", "Open HTTP connections.", lambda: connections.count)
@@ -78,6 +118,6 @@ class ServerState:
                           lambda: body_budget.held)
         metrics.add_gauge("tfcolor_devserver_decoded_pixels", "Pixels of the images being decoded and colorized.",
                           lambda: pixel_budget.held)
-        metrics.add_gauge("tfcolor_devserver_loaded_version", "The version being served (absent: none).",
-                          lambda: getattr(registry.current(), "version", None))
-        return cls(registry, limits, verbose, admission, body_budget, pixel_budget, connections, metrics, RateLimit())
+        metrics.add_gauge("tfcolor_devserver_loaded_version", "The newest version being served (absent: none).",
+                          lambda: _newest_version(models, metrics.model_name))
+        return cls(models, limits, verbose, admission, body_budget, pixel_budget, connections, metrics, RateLimit())

@@ -45,6 +45,18 @@ def test_rules_tf_serving_checks_at_start_up():
         config_schema.parse_monitoring_config('prometheus_config { enable: true path: "metrics" }')
     with pytest.raises(ValueError, match="name and a base_path"):
         config_schema.parse_model_config('model_config_list { config { name: "x" } }')
+    with pytest.raises(ValueError, match="Illegal to list model x multiple times"):
+        config_schema.parse_model_config('model_config_list { config { name: "x" base_path: "/a" } '
+                                         'config { name: "x" base_path: "/b" } }')
+    with pytest.raises(ValueError, match=r"absolute path or URI; got base_path\(\)=models/x"):
+        config_schema.parse_model_config('model_config_list { config { name: "x" base_path: "models/x" } }')
+    assert config_schema.parse_model_config('model_config_list { config { name: "x" base_path: "gs://b/x" } }')
+
+
+def test_the_one_model_flags_stand_for_the_config_tf_serving_builds_from_them():
+    config = config_schema.single_model_config("tfcolor", "/models/tfcolor")
+    assert text_format.MessageToString(config, as_one_line=True) == (
+        'model_config_list { config { name: "tfcolor" base_path: "/models/tfcolor" model_platform: "tensorflow" } }')
 
 
 def test_dockerfile_pins_the_image_and_ships_every_file_it_names():

@@ -353,4 +353,6 @@ def test_a_half_copied_version_is_reported_retried_and_loaded_once_complete(expo
 
         copy_version_files(complete, partial, [p.name for p in complete.iterdir() if p.name != "saved_model.pb"])
         assert wait_for(lambda: status().get(2, {}).get("state") == "AVAILABLE")
-        assert list(status()) == [2]
+        versions = status()  # version 1, replaced, is unloaded and reported END (OK), as TF-Serving reports it
+        assert {v: s["state"] for v, s in versions.items()} == {2: "AVAILABLE", 1: "END"}
+        assert versions[2]["status"]["error_code"] == versions[1]["status"]["error_code"] == "OK"
