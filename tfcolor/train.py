@@ -4,8 +4,10 @@
 
 The original (ImagingLab) code's option names and defaults; each flag sets one `RunConfig` field.
 Re-running with the same `--checkpoints-path` resumes from the newest checkpoint (weights,
-optimizers and step). SIGTERM or Ctrl-C finishes the current batch, saves it and exits with status 75
-(`EXIT_PREEMPTED`), so a rerun loses nothing; a second signal exits at once. From Python:
+optimizers and step). `--init-from RUN` starts a new run from another run's networks with fresh
+optimizers and step (progressive training: the image size may differ; `tfcolor.training.warm_start`).
+SIGTERM or Ctrl-C finishes the current batch, saves it and exits with status 75 (`EXIT_PREEMPTED`),
+so a rerun loses nothing; a second signal exits at once. From Python:
 `train(config, run_dir)` (`tfcolor.training.loop`), with a config from `tfcolor.config.resolve`.
 """
 from __future__ import annotations

@@ -17,6 +17,8 @@ PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 # The network tables of `tfcolor.config.presets`, and `custom` for the general U-Net of --base-filters/--depth.
 NETWORK_TABLES = ("cifar10", "places365", "demo")
 CUSTOM_NETWORK = "custom"
+# The networks a warm start (`--init-from`) may take from another run's checkpoint, as the checkpoint names them.
+WARM_START_PARTS = ("generator", "ema_generator", "confidence", "discriminator")
 # Photos with more pixels are skipped before decoding (a 20000x20000 PNG is 1.2 MB on disk, 4.8 GB
 # decoded). The one default of training data, colorize, evaluate, shards and the exported signatures.
 DEFAULT_MAX_PIXELS = 50_000_000

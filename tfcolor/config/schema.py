@@ -32,6 +32,7 @@ from tfcolor.config.rules import (
     POSITIVE,
     PRECISIONS,
     STRATEGIES,
+    WARM_START_PARTS,
     ConfigError,
     choices,
     invalid,
@@ -135,6 +136,17 @@ class TrainConfig:
     ema_decay: float = setting(0.0, (number_in(0.0, 1.0, high_open=True), "a number in [0, 1) (0: no moving average)"),
                                "keep an exponential moving average of the generator's weights with this decay and "
                                "use it to validate, sample, colorize and export (0: off)", "DECAY")
+    init_from: str | None = setting(
+        None, None, "start this new run from another run's weights: RUN (its newest checkpoint) or "
+        "RUN/checkpoints/ckpt-N. Its generator is loaded, and its moving average and confidence network where both "
+        "runs keep one; the optimizers, step counter and learning-rate schedule start fresh. The network tables and "
+        "colour space must match; the image size may differ (progressive training: 64 px, then 128). Ignored once "
+        "the run has checkpoints of its own (it resumes from them)", "RUN_OR_CHECKPOINT")
+    init_discriminator: bool = setting(False, None, "with --init-from, load the discriminator too (the PatchGAN "
+                                       "tables must match)", BOOL_METAVAR)
+    # Written by training, no flag: the networks it took from init_from (the resolved checkpoint recorded there).
+    init_parts: tuple[str, ...] = setting(
+        (), (lambda v: all(part in WARM_START_PARTS for part in v), "some of " + ", ".join(WARM_START_PARTS)))
     jit_compile: str = setting("auto", one_of(JIT_SETTINGS), "XLA: auto = on with a GPU, off on CPU (measured "
                                "slower there)", choices(JIT_SETTINGS))
     precision: str = setting("auto", one_of(PRECISIONS), "float32 or Keras mixed precision; auto = mixed_float16 "
@@ -200,6 +212,11 @@ def _cross_field_problems(config: RunConfig, needs_dataset: bool) -> list[str]:
     if model.confidence and data.color_space != "lab":
         problems.append(f"{label('model.confidence')}: expected the lab colour space (neutral is a*b* = 0), "
                         f"got {data.color_space}")
+    if config.train.init_discriminator and not config.train.init_from:
+        problems.append(f"{label('train.init_discriminator')}: expected --init-from (the run to take it from), got None")
+    if config.train.init_discriminator and model.model != "gan":
+        problems.append(f"{label('train.init_discriminator')}: expected --model gan (a {model.model} has no "
+                        f"discriminator), got true")
     if needs_dataset and data.dataset in DATASETS and data.dataset != "demo" and not data.dataset_path:
         problems.append(f"{label('data.dataset_path')}: expected the folder of the {data.dataset} dataset "
                         f"(--dataset {data.dataset} reads it from disk), got None")

@@ -3,12 +3,15 @@
 Colorizing, evaluating, exporting and the Turing test use only the generator that colorizes (the
 moving average of the weights where the run kept one), so they restore just that part of a
 checkpoint: no discriminator, no optimizers, no learning-rate schedule is built. A checkpoint whose
-discriminator or optimizer variables are missing still colorizes.
+discriminator or optimizer variables are missing still colorizes. `restore_networks` loads any
+named networks of a checkpoint and nothing else: training's warm starts (`--init-from`) use it too.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
+import keras
 import tensorflow as tf
 
 from tfcolor.config import RunConfig, run_layout
@@ -37,6 +40,24 @@ def find_checkpoint(run_or_checkpoint: str | Path) -> tuple[Path, str]:
     return path, latest
 
 
+def saved_networks(checkpoint: str) -> set[str]:
+    """The networks a training checkpoint holds, by the names it saves them under (`generator`,
+    `ema_generator`, `discriminator`, `confidence`); not the step counter or the optimizers."""
+    paths = (name.split("/") for name, _ in tf.train.list_variables(checkpoint))
+    return {path[1] for path in paths if len(path) > 3 and path[0] == "model" and path[2] != ".ATTRIBUTES"}
+
+
+def restore_networks(networks: Mapping[str, keras.Model], checkpoint: str) -> None:
+    """Load the named networks of a checkpoint (`{"generator": model.generator}`) and nothing else of it.
+
+    Raises:
+        AssertionError: the checkpoint lacks a weight of one of them (another network).
+        ValueError: a weight of another shape; TensorFlow's message names the variable.
+    """
+    state = tf.train.Checkpoint(**networks)
+    tf.train.Checkpoint(model=state).restore(checkpoint).expect_partial().assert_existing_objects_matched()
+
+
 def restore_generator(model: Colorizer, checkpoint: str) -> None:
     """Load the checkpoint's colorizing generator (its moving average when it has one) into `model.generator`,
     and its confidence network where the model has one.
@@ -44,13 +65,11 @@ def restore_generator(model: Colorizer, checkpoint: str) -> None:
     Raises:
         AssertionError: the checkpoint lacks a weight of the generator or the confidence network (another model).
     """
-    saved = {name for name, _ in tf.train.list_variables(checkpoint)}
-    source = "ema_generator" if any(name.startswith("model/ema_generator/") for name in saved) else "generator"
+    source = "ema_generator" if "ema_generator" in saved_networks(checkpoint) else "generator"
     networks = {source: model.generator}
     if model.confidence is not None:
         networks["confidence"] = model.confidence
-    state = tf.train.Checkpoint(**networks)
-    tf.train.Checkpoint(model=state).restore(checkpoint).expect_partial().assert_existing_objects_matched()
+    restore_networks(networks, checkpoint)
 
 
 def load_colorizer(run_or_checkpoint: str | Path) -> tuple[RunConfig, Colorizer]:

@@ -30,7 +30,7 @@ from tfcolor.config.run_layout import CHECKPOINTS_DIR, CHECKPOINTS_KEPT, STATE_F
 from tfcolor.models import optimizers
 from tfcolor.models.colorizer import Colorizer
 from tfcolor.models.factory import build_colorizer
-from tfcolor.models.restoring import find_checkpoint
+from tfcolor.models.restoring import find_checkpoint, saved_networks
 from tfcolor.training import runtime
 
 _PREFIX = re.compile(r"^ckpt-(\d+)\.index$")
@@ -66,9 +66,8 @@ def restore(model: Colorizer, checkpoint: str) -> None:
     """Load `checkpoint` into `model`. Every object of the model must be in it, but for what earlier
     runs did not save: a moving average (then started from the restored weights) and the dropout
     random state (then as a fresh run's)."""
-    saved = {name for name, _ in tf.train.list_variables(checkpoint)}
-    with_average = any(name.startswith("model/ema_generator/") for name in saved)
-    with_rng = any(name.startswith("dropout_rng/") for name in saved)
+    with_average = "ema_generator" in saved_networks(checkpoint)
+    with_rng = any(name.startswith("dropout_rng/") for name, _ in tf.train.list_variables(checkpoint))
     checkpoint_for(model, with_average, with_rng).restore(checkpoint).expect_partial().assert_existing_objects_matched()
     if model.ema_generator is not None and not with_average:
         model.reset_ema()
@@ -194,6 +193,12 @@ def _choices(checkpoints: Path) -> str:
             f"{checkpoints.name}.aside-<time>/, never deletes it). Nothing was changed.")
 
 
+def has_checkpoints(run_dir: Path) -> bool:
+    """Whether the run holds checkpoints of its own (files or a state file): then it resumes, never starts over."""
+    checkpoints = run_dir / CHECKPOINTS_DIR
+    return bool(checkpoint_numbers(checkpoints)) or (checkpoints / STATE_FILE).exists()
+
+
 def restore_newest(model: Colorizer, run_dir: Path) -> str | None:
     """Restore the newest checkpoint of `run_dir` into `model`; None when the run has none yet.
 
@@ -201,7 +206,7 @@ def restore_newest(model: Colorizer, run_dir: Path) -> str | None:
         ResumeError: checkpoint files exist, but the state file or the newest checkpoint is unreadable.
     """
     checkpoints = run_dir / CHECKPOINTS_DIR
-    if not checkpoint_numbers(checkpoints) and not (checkpoints / STATE_FILE).exists():
+    if not has_checkpoints(run_dir):
         return None
     try:
         newest = _newest_in_state(checkpoints)
@@ -257,6 +262,11 @@ def restart(run_dir: Path) -> Path | None:
     aside = run_dir / f"{CHECKPOINTS_DIR}.aside-{_stamp()}"
     checkpoints.rename(aside)
     return aside
+
+
+def will_resume(run_dir: Path, from_checkpoint: str | None, start_over: bool) -> bool:
+    """Whether `restore_for_training` will continue the run from a checkpoint of its own, known before any is read."""
+    return not start_over and (bool(from_checkpoint) or has_checkpoints(run_dir))
 
 
 def restore_for_training(model: Colorizer, run_dir: Path, from_checkpoint: str | None, start_over: bool,

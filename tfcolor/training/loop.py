@@ -1,8 +1,9 @@
 """The training loop: a run directory trained (or resumed) to its config's epochs or max_steps.
 
 `train(config, run_dir)` builds the pipelines and the model under the run's strategy, restores the
-checkpoint it continues from, and fits epoch by epoch, so a resumed run reads the batches an
-uninterrupted one would. `python -m tfcolor.train` is the command line over it.
+checkpoint it continues from (or, for a new run, the networks `--init-from` names), and fits epoch
+by epoch, so a resumed run reads the batches an uninterrupted one would. `python -m tfcolor.train`
+is the command line over it.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from tfcolor.data.pipelines import Pipelines, make_pipelines
 from tfcolor.data.skips import DatasetError, describe_skipped
 from tfcolor.models.colorizer import Colorizer
 from tfcolor.models.factory import build_colorizer
-from tfcolor.training import callbacks, checkpoints, preemption, runtime
+from tfcolor.training import callbacks, checkpoints, preemption, runtime, warm_start
 
 
 class TrainingDiverged(RuntimeError):
@@ -41,13 +42,16 @@ def _sample_batch(pipelines: Pipelines, size: int) -> tuple[tf.Tensor, tf.Tensor
     return None
 
 
-def _check_resumable(config: RunConfig, run_dir: Path) -> None:
+def _check_resumable(config: RunConfig, run_dir: Path) -> RunConfig | None:
+    """The run's saved config (None for a new run), when `config` describes the same model."""
     if not (run_dir / layout.CONFIG_FILE).is_file():
-        return
-    changed = incompatible_changes(layout.load_config(run_dir), config)
+        return None
+    saved = layout.load_config(run_dir)
+    changed = incompatible_changes(saved, config)
     if changed:
         raise ConfigError(f"{run_dir} holds a run with a different {', '.join(changed)}; "
                           f"use a new --checkpoints-path for a new model.")
+    return saved
 
 
 def _callbacks(config: RunConfig, run_dir: Path, pipelines: Pipelines, saver: checkpoints.CheckpointSaver,
@@ -105,13 +109,17 @@ def train(config: RunConfig, run_dir: str | Path, report: Callable[[str], None] 
     """Train (or resume) the run in `run_dir` until `config`'s epochs or max_steps; returns the newest checkpoint.
 
     It resumes from the run's newest checkpoint, or from `resume_from` (`ckpt-N`); `restart` moves
-    the run's checkpoints aside and starts from step 0. Under `strategy` (default: the current one,
-    e.g. `runtime.make_strategy(config.train.strategy)`) the model, its optimizers and metrics
-    are built in its scope and `config.train.batch_size` is the global batch.
+    the run's checkpoints aside and starts from step 0. A run that starts from step 0 with
+    `config.train.init_from` takes that run's networks first (`tfcolor.training.warm_start`). Under
+    `strategy` (default: the current one, e.g. `runtime.make_strategy(config.train.strategy)`) the
+    model, its optimizers and metrics are built in its scope and `config.train.batch_size` is the
+    global batch.
 
     Raises:
         ResumeError: the run's newest checkpoint (or its state file) cannot be read; nothing was changed.
-        ConfigError: `config` is invalid, or `run_dir` holds a run of another model.
+        ConfigError: `config` is invalid, `run_dir` holds a run of another model, or `init_from`'s networks
+            are not this run's; nothing was written.
+        RunError: `init_from` names no run with a checkpoint, nor a checkpoint.
         DatasetError: the dataset is missing or holds no usable image.
         TrainingDiverged: a loss became NaN or infinite (the newest checkpoint is the last good one).
         TrainingPreempted: SIGTERM or SIGINT arrived; the batch it arrived in was finished and saved.
@@ -126,8 +134,10 @@ def train(config: RunConfig, run_dir: str | Path, report: Callable[[str], None] 
 def _train(config: RunConfig, run_dir: Path, report: Callable[[str], None], resume_from: str | None, restart: bool,
            strategy: tf.distribute.Strategy, stopper: preemption.StopOnSignal) -> str | None:
     chief = runtime.is_chief(strategy)
-    _check_resumable(config, run_dir)
+    saved = _check_resumable(config, run_dir)
     _check_replicas(config, strategy)
+    resumes = checkpoints.will_resume(run_dir, resume_from, restart)
+    config, warm, warm_line = warm_start.plan(config, saved, resumes)
     keras.utils.set_random_seed(config.train.seed)
     settings = config.train
     pipelines = make_pipelines(config.data, settings.batch_size, settings.seed, validate=settings.validate,
@@ -142,13 +152,17 @@ def _train(config: RunConfig, run_dir: Path, report: Callable[[str], None], resu
     precision = runtime.resolve_precision(settings.precision)
     xla = runtime.use_xla(settings.jit_compile)
     runtime.without_failing_remapper()
-    if chief:
-        run_dir.mkdir(parents=True, exist_ok=True)
     with strategy.scope():
         model = build_colorizer(config, jit_compile=xla, precision=precision)
+        if warm is not None:  # before --restart moves anything aside, so a refusal changes nothing
+            warm_start.initialise(model, warm)
         restored = checkpoints.restore_for_training(model, run_dir, resume_from, restart, chief, report)
+    if chief:
+        run_dir.mkdir(parents=True, exist_ok=True)
     if restored:
         report(f"Resuming from step {checkpoints.trained_batches(model)} ({restored}).")
+    if warm_line:
+        report(warm_line)
     with checkpoints.checkpoint_dir(run_dir, strategy) as saving_dir:
         manager = checkpoints.checkpoint_manager(model, saving_dir)
         if chief:
