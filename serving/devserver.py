@@ -36,6 +36,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from serving import config_schema
+from serving.batching import BatchingParameters
 from serving.connections import LingeringCloser, ListenError, canned_response
 from serving.grpc_service import grpc_address, start_grpc_server
 from serving.handler import ServingHandler
@@ -68,7 +69,7 @@ class DevServer(ThreadingHTTPServer):
     request_queue_size = 1024  # the listen backlog: a burst of connections waits in the kernel instead of being reset
 
     def __init__(self, address: tuple[str, int], models: ModelSet | ModelRegistry, poll_seconds: float = 1.0,
-                 limits: ServerLimits = ServerLimits(), verbose: bool = False):
+                 limits: ServerLimits = ServerLimits(), verbose: bool = False, batching: BatchingParameters | None = None):
         """Listen on `address` (host, port), then load the versions of `models` (a set, or one model) their policies
         name and start watching for new ones (and for a changed config file, when the set watches one).
 
@@ -86,7 +87,7 @@ class DevServer(ThreadingHTTPServer):
             self._closer.close()
             reason = getattr(error, "strerror", None) or error
             raise ListenError(f"cannot listen on {host!r} port {port}: {reason}") from error
-        self.state = ServerState.build(ModelSet.serving(models), limits, verbose)  # what ServingHandler reads
+        self.state = ServerState.build(ModelSet.serving(models), limits, verbose, batching)  # what ServingHandler reads
         self.state.models.refresh()
         self._poller = threading.Thread(target=self.state.models.poll, args=(poll_seconds, self._stop_polling),
                                         daemon=True)
@@ -121,7 +122,16 @@ class DevServer(ThreadingHTTPServer):
     def server_close(self):
         self._stop_polling.set()
         self._closer.close()
+        if getattr(self, "state", None) is not None and self.state.batcher is not None:
+            self.state.batcher.close()
         super().server_close()
+
+
+def _flag_bool(text: str) -> bool:
+    """A boolean flag's value as TF-Serving's flags take it: true/false (or 1/0)."""
+    if text.lower() not in ("true", "false", "1", "0"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return text.lower() in ("true", "1")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a request must arrive within this many seconds (default: %(default)s)")
     parser.add_argument("--max_connections", type=int, default=defaults.max_connections,
                         help="open connections; beyond, HTTP 503 (default: %(default)s)")
+    parser.add_argument("--enable_batching", type=_flag_bool, nargs="?", const=True, default=False,
+                        help="merge concurrent calls of one signature into one model call, as TF-Serving's flag does "
+                             "(`--enable_batching` or `--enable_batching=true`)")
+    parser.add_argument("--batching_parameters_file", type=Path,
+                        help="TF-Serving's BatchingParameters in text format (serving/batching_parameters.txt); "
+                             "default: its max_batch_size 64, batch_timeout_micros 5000, num_batch_threads 4")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     return parser
 
@@ -206,9 +222,17 @@ def main(argv: list[str] | None = None) -> int:
     except config_schema.ModelConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    if args.batching_parameters_file and not args.enable_batching:
+        parser.error("--batching_parameters_file needs --enable_batching, as in TF-Serving")
+    try:
+        batching = (BatchingParameters.read(args.batching_parameters_file) if args.batching_parameters_file
+                    else BatchingParameters()) if args.enable_batching else None
+    except (OSError, ValueError) as error:
+        print(f"error: batching parameters {args.batching_parameters_file}: {error}", file=sys.stderr)
+        return 1
     try:
         server = DevServer((args.rest_api_host, args.rest_api_port), models, args.file_system_poll_wait_seconds,
-                           limits, args.verbose)
+                           limits, args.verbose, batching)
     except ListenError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -47,7 +47,8 @@ def pixels_to_hold(state: ServerState, served: LoadedVersion, signature: str, in
 
 def run(state: ServerState, served: LoadedVersion, signature: str, inputs: dict[str, np.ndarray],
         deadline: float | None = None) -> dict[str, np.ndarray]:
-    """`served`'s `signature` on `inputs`, within the server's pixel budget and model slots.
+    """`served`'s `signature` on `inputs`, within the server's pixel budget and model slots, merged with concurrent
+    calls when the server batches (`serving.batching`).
 
     Args:
         deadline: time.monotonic() by which the call must hold its pixels and its slot (a gRPC call's deadline);
@@ -60,9 +61,16 @@ def run(state: ServerState, served: LoadedVersion, signature: str, inputs: dict[
         tf.errors.OpError: the signature refused the inputs or failed.
     """
     pixels = pixels_to_hold(state, served, signature, inputs)
-    with state.pixel_budget.reserve(pixels, _wait_s(state.limits.request_timeout_s, deadline)), \
-            state.admission.slot(_wait_s(state.admission.queue_timeout_s, deadline)):
-        return served.predict(signature, inputs)
+
+    def in_a_slot(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        with state.admission.slot(_wait_s(state.admission.queue_timeout_s, deadline)):
+            return served.predict(signature, batch)
+
+    with state.pixel_budget.reserve(pixels, _wait_s(state.limits.request_timeout_s, deadline)):
+        if state.batcher is None:
+            return in_a_slot(inputs)
+        # Merged with concurrent calls of the same version and signature; a merged call takes one model slot.
+        return state.batcher.submit((id(served), signature), inputs, in_a_slot)
 
 
 def _wait_s(longest: float, deadline: float | None) -> float:

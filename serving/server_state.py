@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 from serving.admission import Admission, Budget
+from serving.batching import Batcher, BatchingParameters
 from serving.connections import OpenConnections
 from serving.limits import ServerLimits
 from serving.log_lines import RateLimit
@@ -52,6 +53,7 @@ class ServerState:
     connections: OpenConnections
     metrics: ServingMetrics
     refusal_log: RateLimit  # 4xx log lines, per status and client address
+    batcher: Batcher | None = None  # merges concurrent model calls (--enable_batching); None: each runs alone
 
     def model_names(self) -> list[str]:
         """The names of the models this server serves, in the config's order."""
@@ -103,9 +105,10 @@ class ServerState:
         return found
 
     @classmethod
-    def build(cls, models: ModelSet, limits: ServerLimits, verbose: bool = False) -> ServerState:
-        """The state for serving `models` within `limits`, its gauges registered in its metrics (those of the first
-        model)."""
+    def build(cls, models: ModelSet, limits: ServerLimits, verbose: bool = False,
+              batching: BatchingParameters | None = None) -> ServerState:
+        """The state for serving `models` within `limits` (merging concurrent calls by `batching` when given), its
+        gauges registered in its metrics (those of the first model)."""
         admission = Admission(limits.max_concurrent_requests, limits.max_queue, limits.request_timeout_s)
         body_budget = Budget(limits.max_buffered_bytes, "bytes of request bodies and parsed JSON")
         pixel_budget = Budget(limits.max_decoded_pixels, "decoded pixels")
@@ -120,4 +123,11 @@ class ServerState:
                           lambda: pixel_budget.held)
         metrics.add_gauge("tfcolor_devserver_loaded_version", "The newest version being served (absent: none).",
                           lambda: _newest_version(models, metrics.model_name))
-        return cls(models, limits, verbose, admission, body_budget, pixel_budget, connections, metrics, RateLimit())
+        batcher = Batcher(batching) if batching else None
+        if batcher:
+            metrics.add_gauge("tfcolor_devserver_batched_calls", "Model calls run by the batcher since the start.",
+                              lambda: batcher.calls)
+            metrics.add_gauge("tfcolor_devserver_batched_examples", "Examples those model calls held, in all.",
+                              lambda: batcher.examples)
+        return cls(models, limits, verbose, admission, body_budget, pixel_budget, connections, metrics, RateLimit(),
+                   batcher)

@@ -64,8 +64,8 @@ def json_error(answer: tuple[int, dict, bytes]) -> str:
 
 
 @contextlib.contextmanager
-def running(registry: ModelRegistry, **limits):
-    server = DevServer(("127.0.0.1", 0), registry, poll_seconds=0.2, limits=ServerLimits(**limits))
+def running(registry: ModelRegistry, batching=None, **limits):
+    server = DevServer(("127.0.0.1", 0), registry, poll_seconds=0.2, limits=ServerLimits(**limits), batching=batching)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield server
