@@ -59,14 +59,22 @@ bench: $(VENV)/.installed
 	$(PY) -m benchmarks.load_test
 	$(PY) -m benchmarks.shards_throughput
 	$(PY) -m benchmarks.replicas_throughput
+	$(PY) -m benchmarks.memory_probe
+	$(PY) -m benchmarks.serving_parity
+	$(PY) -m benchmarks.upsampling_cost
 
 # GAN and U-Net against keeping it gray, on real photos never trained on (../shared/photos and photos-more).
 # Whole sources held out (never trained on) at 32 and 64 px, beside the every-10th split of one corpus.
+# Then tfcolor against the pix2pix tutorial's recipe for the same minutes, scored at full resolution too, and
+# progressive 64 -> 128 px against 128 px from scratch.
 # `make bench-quality QUALITY_ARGS=--record` appends the tables to benchmarks/RESULTS.md.
 bench-quality: $(VENV)/.installed
 	$(PY) -m benchmarks.quality --split sources --image-size 32 --steps 1500 $(QUALITY_ARGS)
 	$(PY) -m benchmarks.quality --split sources --image-size 64 --steps 1500 $(QUALITY_ARGS)
 	$(PY) -m benchmarks.quality --split every-10th --image-size 64 $(QUALITY_ARGS)
+	$(PY) -m benchmarks.quality --split every-10th --image-size 64 --steps 1500 --models gan,peer --full-resolution \
+		--output runs/quality-peer $(QUALITY_ARGS)
+	$(PY) -m benchmarks.progressive --minutes 12 $(QUALITY_ARGS)
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

@@ -1,7 +1,8 @@
 """Quality on real photos the models never saw: GAN and U-Net learning curves against keeping it gray.
 
     python -m benchmarks.quality [--split sources] [--image-size 64] [--steps 3000] [--eval-every 500]
-                                 [--set crop_scale=0.25,1 --set ema_decay=0.999 ...] [--record]
+                                 [--set crop_scale=0.25,1 --set ema_decay=0.999 ...] [--peer] [--models gan,peer]
+                                 [--full-resolution [--upsample guided]] [--record]
 
 `--split sources` (the default) holds out whole sources: a photo's file prefix names the package it
 comes from (each folder's SOURCES.md lists them), the photos of `HELD_OUT_SOURCES` are never trained
@@ -14,6 +15,15 @@ turn both, and the gray baseline (ab = 0), are scored on the held-back photos wi
 the training size: accuracy@2, PSNR, AuC, colourfulness, beside each model's training wall-clock. Writes
 `curves.json` and `curves.png` under `--output`; `--record` also appends the table to
 benchmarks/RESULTS.md and draws the curves into benchmarks/quality_curves.png.
+
+`--peer` adds the TensorFlow pix2pix tutorial's recipe as a third model, "peer": the same U-Net and
+PatchGAN tables as the GAN, whole-photo squares (`crop_scale=1,1`: the photo's whole shorter side, no
+smaller crops), no moving average and no confidence network, the paper's 100·L1, and the tutorial's
+Adam (2e-4, beta1 0.5) without decay (`PEER_SETTINGS`; tfcolor's loop still updates the discriminator
+at a tenth of that rate). It trains for the same wall-clock minutes as the GAN, not the same batches:
+after each of the GAN's turns it trains until its own minutes catch up. `--full-resolution` also
+scores every model and gray on what `tfcolor.colorize` writes, each held-out photo at its own size
+(PSNR, mean CIEDE2000, colourfulness, ΔCF: `tfcolor.evaluation.full_resolution`).
 """
 from __future__ import annotations
 
@@ -49,6 +59,11 @@ ALL_HELD_OUT = "all held-out"
 DEFAULT_SETTINGS = ("network=demo",)
 METRICS = (("accuracy", "accuracy@2 (%)", 100.0), ("psnr", "PSNR (dB)", 1.0), ("auc", "AuC", 1.0),
            ("colorfulness", "colourfulness", 1.0))
+# The pix2pix tutorial's recipe, as tfcolor's settings express it (see the module's docstring).
+PEER_SETTINGS = ("confidence=false", "ema_decay=0", "l1_weight=100", "lr=2e-4", "beta1=0.5", "lr_decay=false",
+                 "crop_scale=1,1")
+FULL_METRICS = (("psnr", "PSNR"), ("ciede2000", "ΔE00"), ("colorfulness", "colourfulness"),
+                ("delta_colorfulness", "ΔCF"))
 GRAY = scoring.GRAY_LABEL
 RECORDED_PLOT = "quality_curves.png"
 SECTION = "`benchmarks/quality.py` — colour on real photos the models never saw"
@@ -87,11 +102,11 @@ def split_photos(folders: list[Path], output: Path, split: str) -> tuple[Path, d
     return root, held
 
 
-def settings(args: argparse.Namespace, split: Path, model: str) -> config.RunConfig:
+def settings(args: argparse.Namespace, split: Path, label: str) -> config.RunConfig:
     overrides = {"dataset": "folder", "dataset_path": str(split), "image_size": args.image_size,
-                 "batch_size": args.batch_size, "model": model, "validate": False, "cache": True,
-                 "save_interval": 0, "sample_interval": 0, "log_interval": 100, "epochs": 100_000}
-    for item in (*DEFAULT_SETTINGS, *args.set):
+                 "batch_size": args.batch_size, "model": "unet" if label == "unet" else "gan", "validate": False,
+                 "cache": True, "save_interval": 0, "sample_interval": 0, "log_interval": 100, "epochs": 100_000}
+    for item in (*DEFAULT_SETTINGS, *args.set, *(PEER_SETTINGS if label == "peer" else ())):
         key, _, value = item.partition("=")
         overrides[key] = value
     return config.resolve(overrides)
@@ -101,8 +116,8 @@ def plot(curves: dict, path: Path) -> None:
     figure = Figure(figsize=(12, 3.2), dpi=100)
     for index, (key, title, factor) in enumerate(METRICS):
         axes = figure.add_subplot(1, len(METRICS), index + 1)
-        for label in ("gan", "unet"):
-            points = [(p["batches"], p["sets"][curves["curve_set"]][label][key] * factor) for p in curves["points"]]
+        for label in curves["models"]:
+            points = [(p["minutes"][label], p["sets"][curves["curve_set"]][label][key] * factor) for p in curves["points"]]
             axes.plot(*zip(*points), marker="o", label=label)
         last = curves["points"][-1]["sets"][curves["curve_set"]]
         gray = last[GRAY][key] * factor
@@ -110,7 +125,7 @@ def plot(curves: dict, path: Path) -> None:
         if key == "colorfulness":
             axes.axhline(last["ground_truth_colorfulness"], color="black", linestyle=":", label="ground truth")
         axes.set_title(title)
-        axes.set_xlabel("batches")
+        axes.set_xlabel("training minutes")
         axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
     figure.tight_layout()
@@ -118,32 +133,51 @@ def plot(curves: dict, path: Path) -> None:
 
 
 def markdown(curves: dict) -> str:
-    """One table: each held-out set's last point, the GAN and the U-Net beside gray and the ground truth;
-    then the learning curve on all held-out photos."""
+    """One table: each held-out set's last point, every model beside gray and the ground truth; the
+    full-resolution scores where measured; then the learning curve on all held-out photos."""
+    models, last = curves["models"], curves["points"][-1]
     lines = [f"{curves['train_photos']} training photos; held out ({curves['split']}): "
              + ", ".join(f"{name} ({count})" for name, count in curves["held_out_photos"].items())
              + f"; {curves['image_size']} px, batch {curves['batch_size']}, precision {curves['precision']}; "
-             f"settings: `{curves['overrides'] or 'defaults'}`; {curves['points'][-1]['batches']} batches "
-             f"({curves['points'][-1]['minutes']['gan']:.0f} min GAN, {curves['points'][-1]['minutes']['unet']:.0f} min "
-             "U-Net of training).", "",
-             "| held-out photos | n | GAN PSNR | U-Net PSNR | gray PSNR | GAN AuC | U-Net AuC | gray AuC | "
-             "GAN / U-Net colourfulness (truth) |", "|---|---|---|---|---|---|---|---|---|"]
-    last = curves["points"][-1]
+             f"settings: `{curves['overrides'] or 'defaults'}`"
+             + (f"; peer: `{' '.join(PEER_SETTINGS)}`" if "peer" in models else "") + "; at the last point "
+             + ", ".join(f"{label} {last['batches'][label]} batches in {last['minutes'][label]:.1f} min" for label in models)
+             + " of training.", "",
+             "| held-out photos | n | " + " | ".join(f"{label} PSNR" for label in models) + " | gray PSNR | "
+             + " | ".join(f"{label} AuC" for label in models) + " | gray AuC | colourfulness "
+             + " / ".join(models) + " (truth) |", "|---|---|" + "---|" * (2 * len(models) + 3)]
     for name, count in curves["held_out_photos"].items():
         scores = last["sets"][name]
-        gan, unet, gray = scores["gan"], scores["unet"], scores[GRAY]
-        lines.append(f"| {name} | {count} | {gan['psnr']:.2f} | {unet['psnr']:.2f} | {gray['psnr']:.2f} | "
-                     f"{gan['auc']:.4f} | {unet['auc']:.4f} | {gray['auc']:.4f} | {gan['colorfulness']:.1f} / "
-                     f"{unet['colorfulness']:.1f} ({scores['ground_truth_colorfulness']:.1f}) |")
+        lines.append(f"| {name} | {count} | " + " | ".join(f"{scores[label]['psnr']:.2f}" for label in models)
+                     + f" | {scores[GRAY]['psnr']:.2f} | " + " | ".join(f"{scores[label]['auc']:.4f}" for label in models)
+                     + f" | {scores[GRAY]['auc']:.4f} | " + " / ".join(f"{scores[label]['colorfulness']:.1f}" for label in models)
+                     + f" ({scores['ground_truth_colorfulness']:.1f}) |")
+    if "full_resolution" in last:
+        full = last["full_resolution"]
+        lines += ["", f"At full resolution ({full['images']} photos of {curves['curve_set']} at their own sizes, "
+                  f"{full['megapixels']:.1f} Mpx in all, colour brought up by {full['upsample']}):", "",
+                  "| model | " + " | ".join(title for _, title in FULL_METRICS) + " | colorize ms/Mpx |",
+                  "|---|" + "---|" * (len(FULL_METRICS) + 1)]
+        for label in (*models, GRAY):
+            row = full["candidates"][label]
+            lines.append(f"| {label} | " + " | ".join(f"{row[key]:.3f}" for key, _ in FULL_METRICS)
+                         + f" | {full['colorize_ms_per_megapixel'][label]:.0f} |")
     lines += ["", f"Learning curve on {curves['curve_set']}:", "",
-              "| batches | model | train wall-clock (min) | accuracy@2 | PSNR (dB) | AuC | colourfulness |",
-              "|---|---|---|---|---|---|---|"]
-    for point in curves["points"]:
-        for label in ("gan", "unet"):
+              "| point | model | batches | train wall-clock (min) | accuracy@2 | PSNR (dB) | AuC | colourfulness |",
+              "|---|---|---|---|---|---|---|---|"]
+    for index, point in enumerate(curves["points"], 1):
+        for label in models:
             row = point["sets"][curves["curve_set"]][label]
-            lines.append(f"| {point['batches']} | {label} | {point['minutes'][label]:.1f} | {100 * row['accuracy']:.2f}% | "
-                         f"{row['psnr']:.2f} | {row['auc']:.4f} | {row['colorfulness']:.1f} |")
+            lines.append(f"| {index} | {label} | {point['batches'][label]} | {point['minutes'][label]:.1f} | "
+                         f"{100 * row['accuracy']:.2f}% | {row['psnr']:.2f} | {row['auc']:.4f} | {row['colorfulness']:.1f} |")
     return "\n".join(lines) + "\n"
+
+
+def train_for(run_config: config.RunConfig, run: Path, batches: int) -> float:
+    """Train `run` up to `batches` in all; the minutes it took."""
+    start = time.perf_counter()
+    train.train(config.resolve({"max_steps": batches}, base=run_config), run, report=lambda _: None)
+    return (time.perf_counter() - start) / 60
 
 
 def main() -> None:
@@ -162,35 +196,57 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=Path("runs/quality"), help="runs, curves.json and curves.png")
     parser.add_argument("--record", action="store_true",
                         help=f"append the table to benchmarks/RESULTS.md, the plot to benchmarks/{RECORDED_PLOT}")
+    parser.add_argument("--peer", action="store_true", help="also train the pix2pix tutorial's recipe for the GAN's minutes")
+    parser.add_argument("--models", help="comma-separated models to train (default: gan,unet, and peer with --peer)")
+    parser.add_argument("--full-resolution", action="store_true",
+                        help="also score each model on the held-out photos at their own sizes, as colorize writes them")
+    parser.add_argument("--upsample", default="bilinear", help="how --full-resolution brings colour to a photo's size")
     args = parser.parse_args()
+    models = args.models.split(",") if args.models else ["gan", "unet", *(["peer"] if args.peer else [])]
+    if "peer" in models and "gan" not in models:
+        parser.error("the peer trains for the GAN's minutes: --models must include gan")
     output = args.output / f"{args.split}-{args.image_size}px"
     folders = args.dataset_path or (list(DEFAULT_PHOTOS) if args.split == "sources" else DEFAULT_PHOTOS[:1])
     split, held = split_photos(folders, output, args.split)
     curve_set = ALL_HELD_OUT if args.split == "sources" else next(iter(held))
-    configs = {label: settings(args, split, label) for label in ("gan", "unet")}
+    configs = {label: settings(args, split, label) for label in models}
     minutes = {label: 0.0 for label in configs}
+    batches = {label: 0 for label in configs}
     curves = {"date": f"{datetime.date.today()}", "device": cpu_description(), "image_size": args.image_size,
-              "batch_size": args.batch_size, "overrides": " ".join((*DEFAULT_SETTINGS, *args.set)),
-              "precision": runtime.resolve_precision(configs["gan"].train.precision), "split": args.split,
+              "batch_size": args.batch_size, "overrides": " ".join((*DEFAULT_SETTINGS, *args.set)), "models": models,
+              "precision": runtime.resolve_precision(configs[models[0]].train.precision), "split": args.split,
               "train_photos": len(photo_files.find_images(split / "train")), "curve_set": curve_set,
               "held_out_photos": {name: len(photo_files.find_images(folder)) for name, folder in held.items()},
               "points": []}
-    for batches in range(args.eval_every, args.steps + 1, args.eval_every):
-        for label, run_config in configs.items():
-            start = time.perf_counter()
-            train.train(config.resolve({"max_steps": batches}, base=run_config), output / label, report=lambda _: None)
-            minutes[label] += (time.perf_counter() - start) / 60
-        point = {"batches": batches, "minutes": dict(minutes), "sets": {}}
+    for turn in range(args.eval_every, args.steps + 1, args.eval_every):
+        for label in (label for label in models if label != "peer"):
+            batches[label] = turn
+            minutes[label] += train_for(configs[label], output / label, turn)
+        if "peer" in models:  # the GAN's minutes, in turns sized by the peer's own pace so far
+            while minutes["peer"] < minutes["gan"]:
+                pace = batches["peer"] / minutes["peer"] if minutes["peer"] else turn / minutes["gan"]
+                batches["peer"] += max(50, min(args.eval_every * 4, round(pace * (minutes["gan"] - minutes["peer"]))))
+                minutes["peer"] += train_for(configs["peer"], output / "peer", batches["peer"])
+        point = {"batches": dict(batches), "minutes": dict(minutes), "sets": {}}
+        runs = [output / label for label in models]
         for name, folder in held.items():
-            results = evaluate.evaluate([output / "gan", output / "unet"], dataset="folder", dataset_path=str(folder),
-                                        image_size=args.image_size)
+            results = evaluate.evaluate(runs, dataset="folder", dataset_path=str(folder), image_size=args.image_size,
+                                        full_resolution=args.full_resolution and name == curve_set,
+                                        upsample=args.upsample)
             point["sets"][name] = {"ground_truth_colorfulness": results["ground_truth_colorfulness"],
-                                   **{label: results["candidates"][label] for label in ("gan", "unet", GRAY)}}
+                                   **{label: results["candidates"][label] for label in (*models, GRAY)}}
+            if "full_resolution" in results:
+                point["full_resolution"] = results["full_resolution"]
         curves["points"].append(point)
         shown = point["sets"][curve_set]
         print(" | ".join(f"{label} acc {100 * shown[label]['accuracy']:.1f}% psnr {shown[label]['psnr']:.2f} "
                          f"auc {shown[label]['auc']:.4f} colour {shown[label]['colorfulness']:.1f}"
-                         for label in ("gan", "unet", GRAY)) + f" | batches {batches} | min {minutes}", flush=True)
+                         for label in (*models, GRAY)) + f" | batches {batches} | min {minutes}", flush=True)
+        if "full_resolution" in point:
+            print("full resolution: " + json.dumps({label: {key: round(value, 3) for key, value in row.items()
+                                                            if key in dict(FULL_METRICS)}
+                                                    for label, row in point["full_resolution"]["candidates"].items()}),
+                  flush=True)
         (output / "curves.json").write_text(json.dumps(curves, indent=2), encoding="utf-8")
         plot(curves, output / "curves.png")
     table = markdown(curves)

@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-request-pixels", type=flags.positive_int, default=Limits.max_request_pixels,
                         help="pixels (height x width) summed over one request's images, read from their headers; "
                              "a request over it is refused before anything is decoded (default: %(default)s)")
+    parser.add_argument("--max-render-size", type=flags.positive_int, default=Limits.max_render_size,
+                        help="largest render_size the colorize_render_size signature accepts (default: %(default)s)")
     flags.add_upsample_flag(parser, tuple(upsampling.METHODS), upsampling.DEFAULT_METHOD,
                             "how the signatures bring a*b*, predicted at the model's size, to each photo's size")
     return parser
@@ -42,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     base = Path(args.output)
     try:
-        limits = Limits(args.max_pixels, args.max_batch, args.max_request_pixels)
+        limits = Limits(args.max_pixels, args.max_batch, args.max_request_pixels, args.max_render_size)
         path = exporting.export_run(args.checkpoints_path, base, args.version, args.image_size, limits, args.upsample)
     except (run_layout.RunError, ConfigError) as error:
         parser.error(str(error))

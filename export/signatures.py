@@ -5,6 +5,10 @@
   The `_bytes` suffix makes TF-Serving's REST API carry them as `{"b64": ...}`.
 - `colorize_rgb`: `images` uint8 `[N, H, W, 1 or 3]` -> `colorized_rgb` uint8 `[N, H, W, 3]`.
 - `colorize_lab`: `l_scaled` float `[N, H, W, 1]` (L/50 - 1) -> `ab_scaled` float `[N, H, W, 2]` (ab/110).
+- `colorize_render_size`: `image_bytes` `[N]` and `render_size` int32 `[N]` -> as `serving_default`, each
+  image colorized on a square of its own `render_size` (DeOldify's render factor: larger sees more
+  detail, smaller gives broader, often more saturated colour), from MIN_RENDER_SIZE to the export's
+  `max_render_size`; the network runs once per image, as the squares differ.
 - `image_sizes`: `image_bytes` `[N]` -> `image_size` `[N, 2]` read from the headers, nothing decoded
   (`[-1, -1]`: a GIF too fragmented to measure): what a server needs to budget a request's memory
   before `serving_default` decodes it, and a client to learn what a request will cost.
@@ -19,12 +23,12 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from export.limits import Limits
+from export.limits import MIN_RENDER_SIZE, Limits
 from tfcolor.data import color, images
 from tfcolor.models import inference, upsampling
 from tfcolor.models.colorizer import Colorizer
 
-SIGNATURES = ("serving_default", "colorize_rgb", "colorize_lab", "image_sizes")
+SIGNATURES = ("serving_default", "colorize_rgb", "colorize_lab", "colorize_render_size", "image_sizes")
 
 
 def _to_uint8(rgb: tf.Tensor) -> tf.Tensor:
@@ -70,7 +74,7 @@ def _checked_encoded(image_bytes: tf.Tensor, limits: Limits) -> tf.Tensor:
 
 def build_archive(model: Colorizer, model_size: int, limits: Limits = Limits(),
                   upsample: str = upsampling.DEFAULT_METHOD) -> keras.export.ExportArchive:
-    """An ExportArchive holding the model's weights and the four signatures above.
+    """An ExportArchive holding the model's weights and the five signatures above.
 
     `serving_default` and `colorize_rgb` run the generator once per call, on all its images at once:
     each image is brought to the model's square (`inference.model_input`), the batch colorized, and
@@ -124,10 +128,34 @@ def build_archive(model: Colorizer, model_size: int, limits: Limits = Limits(),
         lab = color.to_lab(l_scaled, model.predict_color(l_scaled), model.color_space)
         return {"ab_scaled": color.scale_lab(lab)[1]}
 
+    def serve_render_size(image_bytes, render_size):
+        image_bytes = _checked_encoded(image_bytes, limits)
+        in_range = tf.reduce_all((render_size >= MIN_RENDER_SIZE) & (render_size <= limits.max_render_size))
+        with tf.control_dependencies([
+            tf.debugging.assert_equal(tf.shape(render_size), tf.shape(image_bytes), message=(
+                "render_size must hold one size per image")),
+            tf.debugging.Assert(in_range, [tf.strings.format(
+                "render_size {} outside {}..{}, the sizes this export colorizes at",
+                (render_size, MIN_RENDER_SIZE, limits.max_render_size))])]):
+            render_size = tf.identity(render_size)
+
+        def one(pair):
+            rgb = images.decode_rgb(pair[0])
+            ab_small = inference.colors_at_model_size(model, inference.model_input(rgb, pair[1])[tf.newaxis])[0]
+            colorized = inference.join_colors(inference.lightness_of(rgb), ab_small, upsample)
+            return tf.io.encode_png(_to_uint8(colorized)), tf.shape(rgb)[:2]
+
+        pngs, sizes = tf.map_fn(one, (image_bytes, render_size), parallel_iterations=1,
+                                fn_output_signature=(tf.TensorSpec([], tf.string), tf.TensorSpec([2], tf.int32)))
+        return {"colorized_bytes": pngs, "image_size": sizes}
+
     def serve_sizes(image_bytes):
         sizes = _header_sizes(_checked(image_bytes, limits, check_size=False), None)
         return {"image_size": tf.cast(sizes, tf.int32)}
 
+    archive.add_endpoint("colorize_render_size", serve_render_size,
+                         [tf.TensorSpec([None], tf.string, name="image_bytes"),
+                          tf.TensorSpec([None], tf.int32, name="render_size")])
     archive.add_endpoint("image_sizes", serve_sizes, [tf.TensorSpec([None], tf.string, name="image_bytes")])
     archive.add_endpoint("serving_default", serve_encoded, [tf.TensorSpec([None], tf.string, name="image_bytes")])
     archive.add_endpoint("colorize_rgb", serve_rgb, [tf.TensorSpec([None, None, None, None], tf.uint8, name="images")])

@@ -45,6 +45,7 @@ from serving.output_files import write_output
 
 DEFAULT_URLS = {"rest": "http://127.0.0.1:8501", "grpc": "127.0.0.1:8500"}  # TF-Serving's ports
 SIGNATURE = "serving_default"
+RENDER_SIGNATURE = "colorize_render_size"  # image_bytes and a render_size per image (export/signatures.py)
 # A colorized PNG can be far larger than gRPC's default 4 MiB answer limit; the server bounds what it sends.
 GRPC_CHANNEL_OPTIONS = (("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1))
 BUSY_HTTP_STATUSES = (429, 503)  # the server asks to come back later; every other status is final
@@ -125,9 +126,13 @@ def post_json(url: str, body: dict, timeout: float) -> dict:
         raise ServingError(f"{url}: cannot reach the server ({error.reason})") from None
 
 
-def colorize(image_bytes: bytes, url: str, model: str, version: int | None = None, timeout: float = 60.0) -> Colorized:
-    """Colorize one encoded image (JPEG/PNG/BMP/GIF) through the `serving_default` signature."""
-    body = {"instances": [{"b64": base64.b64encode(image_bytes).decode("ascii")}]}
+def colorize(image_bytes: bytes, url: str, model: str, version: int | None = None, timeout: float = 60.0,
+             render_size: int | None = None) -> Colorized:
+    """Colorize one encoded image (JPEG/PNG/BMP/GIF) through the `serving_default` signature, or on a square of
+    `render_size` through `colorize_render_size`."""
+    image = {"b64": base64.b64encode(image_bytes).decode("ascii")}
+    body = {"instances": [image]} if render_size is None else {
+        "signature_name": RENDER_SIGNATURE, "instances": [{"image_bytes": image, "render_size": render_size}]}
     start = time.perf_counter()
     answer = post_json(predict_url(url, model, version), body, timeout)
     latency = time.perf_counter() - start
@@ -141,10 +146,10 @@ def colorize(image_bytes: bytes, url: str, model: str, version: int | None = Non
 
 
 @contextlib.contextmanager
-def rest_colorizer(url: str, model: str, version: int | None = None,
-                   timeout: float = 60.0) -> Iterator[Callable[[bytes], Colorized]]:
+def rest_colorizer(url: str, model: str, version: int | None = None, timeout: float = 60.0,
+                   render_size: int | None = None) -> Iterator[Callable[[bytes], Colorized]]:
     """`colorize` bound to one server, as `grpc_colorizer` is."""
-    yield lambda image_bytes: colorize(image_bytes, url, model, version, timeout)
+    yield lambda image_bytes: colorize(image_bytes, url, model, version, timeout, render_size)
 
 
 def _grpc_error(error, address: str, timeout: float) -> ServingError:
@@ -167,10 +172,11 @@ def _grpc_error(error, address: str, timeout: float) -> ServingError:
 
 
 @contextlib.contextmanager
-def grpc_colorizer(address: str, model: str, version: int | None = None,
-                   timeout: float = 60.0) -> Iterator[Callable[[bytes], Colorized]]:
-    """A function that colorizes one encoded image through `serving_default` over TF-Serving's gRPC API
-    (`host:port`), on one channel that the `with` block closes.
+def grpc_colorizer(address: str, model: str, version: int | None = None, timeout: float = 60.0,
+                   render_size: int | None = None) -> Iterator[Callable[[bytes], Colorized]]:
+    """A function that colorizes one encoded image through `serving_default` (or, with `render_size`,
+    `colorize_render_size`) over TF-Serving's gRPC API (`host:port`), on one channel that the `with` block
+    closes.
 
     ```python
     with grpc_colorizer("127.0.0.1:8500", "tfcolor") as colorize_one:
@@ -186,10 +192,13 @@ def grpc_colorizer(address: str, model: str, version: int | None = None,
 
         def colorize_one(image_bytes: bytes) -> Colorized:
             request = predict_pb2.PredictRequest()
-            request.model_spec.name, request.model_spec.signature_name = model, SIGNATURE
+            request.model_spec.name = model
+            request.model_spec.signature_name = SIGNATURE if render_size is None else RENDER_SIGNATURE
             if version is not None:
                 request.model_spec.version.value = version
             request.inputs["image_bytes"].CopyFrom(tf.make_tensor_proto([image_bytes], dtype=tf.string))
+            if render_size is not None:
+                request.inputs["render_size"].CopyFrom(tf.make_tensor_proto([render_size], dtype=tf.int32))
             start = time.perf_counter()
             try:
                 response = stub.Predict(request, timeout=timeout)
@@ -266,6 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", type=version_flag, help=f"model version ({RULE}; default: the newest served)")
     parser.add_argument("--out", required=True, help="folder for the colorized PNGs")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each answer")
+    parser.add_argument("--render-size", type=int, metavar="N",
+                        help="colorize on an N x N square (the colorize_render_size signature; the export's range, "
+                             "16 to --max-render-size) instead of the export's training size")
     parser.add_argument("--concurrency", type=count_flag("requests in flight", 1, MAX_CONCURRENCY), default=1,
                         help=f"requests in flight at once, 1 to {MAX_CONCURRENCY} (default: %(default)s); "
                         "each takes one of the server's model slots while it runs")
@@ -290,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     if plan.targets:  # nothing to send: no connection (nor, over gRPC, TensorFlow) at all
         stop = threading.Event()
         url = args.url or DEFAULT_URLS[args.protocol]
-        with COLORIZERS[args.protocol](url, args.model, args.version, args.timeout) as colorize_one:
+        with COLORIZERS[args.protocol](url, args.model, args.version, args.timeout, args.render_size) as colorize_one:
             work = functools.partial(colorize_file, out=out, colorize_one=colorize_one, retries=args.retries,
                                      wait=stop.wait, overwrite=args.overwrite)
             console = Console(len(plan.targets), sys.stdout, sys.stderr)

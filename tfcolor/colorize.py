@@ -31,8 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
                        required=True)
     parser.add_argument("--test-input", required=True, help="a photo, or a folder of photos (searched recursively)")
     parser.add_argument("--test-output", required=True, help="folder for the colorized PNGs")
-    parser.add_argument("--image-size", type=flags.positive_int,
-                        help="resolution the model predicts at (default: its training size)")
+    parser.add_argument("--render-size", "--image-size", dest="image_size", type=flags.positive_int, metavar="N",
+                        help="side of the square the model colorizes each photo at (DeOldify's render factor; "
+                             "default: its training size): larger sees more detail, smaller gives broader colour")
     flags.add_upsample_flag(parser, tuple(upsampling.METHODS), upsampling.DEFAULT_METHOD)
     flags.add_skip_flags(parser)
     return parser

@@ -146,3 +146,17 @@ def test_colorize_processes_the_good_photos_of_a_mixed_folder_and_reports_each_b
     strict = colorize.main(["--run", str(trained_run), "--test-input", str(tmp_path / "in"),
                             "--test-output", str(tmp_path / "strict"), "--strict"])
     assert strict == 1
+
+
+def test_colorize_writes_the_pixels_the_exported_model_serves_at_any_render_size(run_dir, exported_base, tmp_path):
+    photo = photo_crops(1, size=160)[0][:97, :143]
+    png = save_image(tmp_path / "in" / "photo.png", photo).read_bytes()
+    loaded = tf.saved_model.load(str(exported_base / "1"))  # run_dir exported with python -m export
+    for flag, served in ((None, loaded.signatures["serving_default"](image_bytes=tf.constant([png]))),
+                         ("48", loaded.signatures["colorize_render_size"](
+                             image_bytes=tf.constant([png]), render_size=tf.constant([48])))):
+        out = tmp_path / f"out-{flag}"
+        assert colorize.main(["--run", str(run_dir), "--test-input", str(tmp_path / "in"), "--test-output", str(out),
+                              *(["--render-size", flag] if flag else [])]) == 0
+        written = tf.io.decode_png((out / "photo.png").read_bytes()).numpy()
+        np.testing.assert_array_equal(written, tf.io.decode_png(served["colorized_bytes"][0]).numpy())

@@ -140,7 +140,7 @@ def test_limits_are_baked_into_every_signature(trained_run, tmp_path, capsys):
                             "--max-request-pixels", "4096"]) == 0
     assert "at most 3 images and 4096 pixels per request, 2048 pixels per image" in capsys.readouterr().out
     assert json.loads((base / "1" / LIMITS_FILE).read_text()) == {"max_pixels": 2048, "max_batch": 3,
-                                                                  "max_request_pixels": 4096}
+                                                                  "max_request_pixels": 4096, "max_render_size": 512}
     loaded = tf.saved_model.load(str(base / "1"))  # TensorFlow alone, as TF-Serving loads it
     over_batch = "request has 4 images, over the limit of 3 per request"
     over_total = "request has 3 images of 4800 pixels in all, over the limit of 4096 pixels per request"
@@ -186,7 +186,7 @@ def test_default_export_refuses_a_decompression_bomb_from_its_header(exported):
     loaded = tf.saved_model.load(str(exported / "1"))
     assert json.loads((exported / "1" / LIMITS_FILE).read_text()) == {
         "max_pixels": images.DEFAULT_MAX_PIXELS, "max_batch": DEFAULT_MAX_BATCH,
-        "max_request_pixels": images.DEFAULT_MAX_PIXELS}
+        "max_request_pixels": images.DEFAULT_MAX_PIXELS, "max_render_size": 512}
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match="image is 20000x20000 = 400000000 pixels, over the limit of 50000000"):
         loaded.signatures["serving_default"](image_bytes=tf.constant([bomb]))
@@ -196,3 +196,22 @@ def test_limits_of_an_export_older_than_the_request_total_read_as_what_its_graph
     (tmp_path / LIMITS_FILE).parent.mkdir()
     (tmp_path / LIMITS_FILE).write_text(json.dumps({"max_pixels": 1000, "max_batch": 4}))
     assert Limits.read(tmp_path) == Limits(max_pixels=1000, max_batch=4, max_request_pixels=4000)
+
+
+def test_the_render_size_signature_colorizes_each_photo_at_its_own_square_within_the_exports_range(exported):
+    loaded = tf.saved_model.load(str(exported / "1"))
+    render = loaded.signatures["colorize_render_size"]
+    photo = np.asarray(tf.image.resize(photo_crops(1, size=96)[0], (90, 120)), np.uint8)
+    png = tf.io.encode_png(photo).numpy()
+    default = loaded.signatures["serving_default"](image_bytes=tf.constant([png]))["colorized_bytes"][0]
+    sizes = tf.constant([32, 16, 64], tf.int32)
+    out = render(image_bytes=tf.constant([png] * 3), render_size=sizes)
+    decoded = [tf.io.decode_png(png_bytes).numpy() for png_bytes in out["colorized_bytes"].numpy()]
+    assert out["image_size"].numpy().tolist() == [[90, 120]] * 3 and all(d.shape == (90, 120, 3) for d in decoded)
+    assert np.array_equal(decoded[0], tf.io.decode_png(default).numpy())  # the model's own size: serving_default's
+    assert not np.array_equal(decoded[1], decoded[2])  # another square, other colours
+    assert json.loads((exported / "1" / LIMITS_FILE).read_text())["max_render_size"] == 512
+    for bad, message in (([8], "render_size \\[8\\] outside 16..512"), ([600], "outside 16..512"),
+                         ([32, 32], "render_size must hold one size per image")):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+            render(image_bytes=tf.constant([png]), render_size=tf.constant(bad, tf.int32))

@@ -1,4 +1,5 @@
 """Server-side batching: concurrent calls merged into one, results split back, failures kept to their call."""
+import json
 import threading
 import time
 from pathlib import Path
@@ -152,3 +153,13 @@ def test_batching_flags_are_tf_servings_and_a_broken_file_is_one_error_line(tmp_
         devserver.main(["--model_name", "m", "--model_base_path", str(tmp_path), "--batching_parameters_file",
                         str(SHIPPED)])
     assert "--batching_parameters_file needs --enable_batching" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_request_of_64_images_is_answered_under_the_shipped_batching_config(exported_base, tmp_path):
+    registry = ModelRegistry("tfcolor", copy_exported(exported_base, tmp_path))
+    photo = tf.io.encode_png(photo_crops(1, size=16)[0]).numpy()
+    with running(registry, batching=BatchingParameters.read(SHIPPED)) as batching:
+        status, _, body = exchange(batching.server_address[1], post_request(PREDICT, predict_body([photo] * 64)))
+        assert status == 200 and len(json.loads(body)["predictions"]) == 64
+        assert batching.state.batcher.examples == 64

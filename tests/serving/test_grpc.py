@@ -128,7 +128,8 @@ def test_metadata_lists_the_signatures_and_status_says_available(channel):
     answer = metadata(request, timeout=CALL_TIMEOUT)
     signatures = get_model_metadata_pb2.SignatureDefMap()
     assert answer.metadata["signature_def"].Unpack(signatures)
-    assert set(signatures.signature_def) == {"serving_default", "colorize_rgb", "colorize_lab", "image_sizes"}
+    assert set(signatures.signature_def) == {"serving_default", "colorize_rgb", "colorize_lab",
+                                                 "colorize_render_size", "image_sizes"}
     assert signatures.signature_def["serving_default"].inputs["image_bytes"].dtype == tf.string.as_datatype_enum
     assert answer.model_spec.version.value == 1
     assert refused(metadata, get_model_metadata_pb2.GetModelMetadataRequest(model_spec=request.model_spec)).code() \

@@ -75,7 +75,8 @@ def test_status_and_metadata_have_tf_serving_shapes(server):
     default = signatures["signature_def"]["serving_default"]
     assert default["inputs"]["image_bytes"]["dtype"] == "DT_STRING"
     assert "tensor_shape" in default["outputs"]["colorized_bytes"]
-    assert set(signatures["signature_def"]) == {"serving_default", "colorize_rgb", "colorize_lab", "image_sizes"}
+    assert set(signatures["signature_def"]) == {"serving_default", "colorize_rgb", "colorize_lab",
+                                                 "colorize_render_size", "image_sizes"}
 
 
 def test_columnar_and_other_signatures(server):
@@ -170,3 +171,24 @@ def test_the_client_never_writes_through_a_link_planted_below_its_output_folder(
     assert (outside / "victim.png").read_bytes() == b"keep me"
     assert not (out / "b.png").is_symlink()  # the link itself was replaced by the colorized PNG
     assert tf.io.decode_png((out / "b.png").read_bytes()).shape == (32, 32, 3)
+
+
+@pytest.mark.parametrize("protocol", ["rest", "grpc"])
+def test_the_client_colorizes_at_a_render_size_as_the_exported_signature_does(exported_base, tmp_path, protocol):
+    from serving.devserver_process import ServerProcess
+
+    photo = photo_crops(1, size=96)[0][:70, :90]
+    source = save_image(tmp_path / "photo.png", photo)
+    expected = tf.saved_model.load(str(exported_base / "1")).signatures["colorize_render_size"](
+        image_bytes=tf.constant([source.read_bytes()]), render_size=tf.constant([48]))["colorized_bytes"][0]
+    server = ServerProcess(copy_exported(exported_base, tmp_path / "models"), tmp_path / "log", ("--port", "0"))
+    try:
+        url = server.origin if protocol == "rest" else server.grpc_address
+        assert client.main([str(source), "--out", str(tmp_path / "out"), "--url", url, "--protocol", protocol,
+                            "--render-size", "48"]) == 0
+        assert client.main([str(source), "--out", str(tmp_path / "bad"), "--url", url, "--protocol", protocol,
+                            "--render-size", "4"]) == 1
+    finally:
+        server.stop()
+    written = tf.io.decode_png((tmp_path / "out" / "photo.png").read_bytes()).numpy()
+    np.testing.assert_array_equal(written, tf.io.decode_png(expected).numpy())
