@@ -158,5 +158,7 @@ def test_colorize_writes_the_pixels_the_exported_model_serves_at_any_render_size
         out = tmp_path / f"out-{flag}"
         assert colorize.main(["--run", str(run_dir), "--test-input", str(tmp_path / "in"), "--test-output", str(out),
                               *(["--render-size", flag] if flag else [])]) == 0
-        written = tf.io.decode_png((out / "photo.png").read_bytes()).numpy()
-        np.testing.assert_array_equal(written, tf.io.decode_png(served["colorized_bytes"][0]).numpy())
+        written = tf.io.decode_png((out / "photo.png").read_bytes()).numpy().astype(int)
+        # One function, traced in process and saved in the export: Grappler may fuse the two differently, one
+        # uint8 step of rounding at most.
+        assert np.abs(written - tf.io.decode_png(served["colorized_bytes"][0]).numpy()).max() <= 1

@@ -208,7 +208,9 @@ def test_the_render_size_signature_colorizes_each_photo_at_its_own_square_within
     out = render(image_bytes=tf.constant([png] * 3), render_size=sizes)
     decoded = [tf.io.decode_png(png_bytes).numpy() for png_bytes in out["colorized_bytes"].numpy()]
     assert out["image_size"].numpy().tolist() == [[90, 120]] * 3 and all(d.shape == (90, 120, 3) for d in decoded)
-    assert np.array_equal(decoded[0], tf.io.decode_png(default).numpy())  # the model's own size: serving_default's
+    # The model's own size gives serving_default's colours (another graph around the same network: a uint8
+    # step of rounding at most).
+    assert np.abs(decoded[0].astype(int) - tf.io.decode_png(default).numpy()).max() <= 1
     assert not np.array_equal(decoded[1], decoded[2])  # another square, other colours
     assert json.loads((exported / "1" / LIMITS_FILE).read_text())["max_render_size"] == 512
     for bad, message in (([8], "render_size \\[8\\] outside 16..512"), ([600], "outside 16..512"),

@@ -1,4 +1,5 @@
 """Server-side batching: concurrent calls merged into one, results split back, failures kept to their call."""
+import base64
 import json
 import threading
 import time
@@ -30,6 +31,11 @@ class Recorder:
         if self.fail_on is not None and (inputs["x"] == self.fail_on).any():
             raise ValueError(f"bad value {self.fail_on}")
         return {"y": inputs["x"] * 2}
+
+
+def served_png(body: bytes) -> np.ndarray:
+    """The colorized image of a one-image `:predict` answer."""
+    return tf.io.decode_png(base64.b64decode(json.loads(body)["predictions"][0]["colorized_bytes"]["b64"])).numpy()
 
 
 def submit_together(batcher, calls):
@@ -139,7 +145,8 @@ def test_the_dev_server_merges_concurrent_requests_into_one_call_with_each_answe
             thread.join(timeout=60)
         batcher = batching.state.batcher
         assert [answer[0] for answer in answers] == [200] * 4
-        assert [answer[2] for answer in answers] == expected  # each its own photo's answer, as served alone
+        for answer, alone in zip(answers, expected):  # each its own photo's answer, as served alone (to rounding)
+            assert np.abs(served_png(answer[2]).astype(int) - served_png(alone)).max() <= 1
         assert batcher.examples == 4 and batcher.calls < 4  # merged: fewer model calls than requests
 
 

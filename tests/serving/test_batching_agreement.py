@@ -32,7 +32,10 @@ def test_a_batch_of_photos_of_different_sizes_is_colorized_as_each_alone(exporte
     assert together["image_size"].numpy().tolist() == [list(photo.shape[:2]) for photo in photos]
     for png, colorized in zip(pngs, together["colorized_bytes"].numpy()):
         alone = loaded.signatures["serving_default"](image_bytes=tf.constant([png]))["colorized_bytes"][0].numpy()
-        assert np.array_equal(tf.io.decode_png(colorized).numpy(), tf.io.decode_png(alone).numpy())
+        # The same image through the same graph; only the batch differs, which may change the order of a
+        # convolution's sums on some CPUs: one uint8 step of rounding at most.
+        difference = tf.io.decode_png(colorized).numpy().astype(int) - tf.io.decode_png(alone).numpy()
+        assert np.abs(difference).max() <= 1
 
 
 CONVOLUTIONS = ("Conv2D", "Conv2DBackpropInput", "_FusedConv2D", "DepthwiseConv2dNative")
