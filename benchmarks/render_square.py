@@ -67,8 +67,8 @@ def main() -> int:
     args = parser.parse_args()
     config, model = restoring.load_colorizer(args.run)
     paths = sorted(photo_files.find_images(args.photos, {}))
-    scores = {name: [] for name in variants(model, config.data.image_size)}
     functions = variants(model, config.data.image_size)
+    scores = {name: [] for name in functions}
     megapixels = []
     for path in paths:
         photo = tf.io.decode_image(Path(path).read_bytes(), channels=3, expand_animations=False)
